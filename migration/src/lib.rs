@@ -1,0 +1,21 @@
+//! Database migrations for goalgraph. Tables are written out in SQL, never derived from the
+//! application's entities, so an old migration never changes meaning when an entity does.
+//! This crate must not import anything from the `goalgraph` crate.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_core_schema;
+mod m20261121_000002_check_in_partitions;
+
+/// The ordered list of goalgraph migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_core_schema::Migration),
+            Box::new(m20261121_000002_check_in_partitions::Migration),
+        ]
+    }
+}

@@ -1,0 +1,101 @@
+//! Relay global identifiers: an opaque base64url encoding of `Kind:number`, so clients can
+//! refetch any node with `node(id:)` without knowing its type.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The kinds of node that carry a global ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    Objective,
+    KeyResult,
+    CheckIn,
+    Milestone,
+    Team,
+    Cycle,
+    User,
+}
+
+impl NodeKind {
+    const ALL: [NodeKind; 7] = [
+        NodeKind::Objective,
+        NodeKind::KeyResult,
+        NodeKind::CheckIn,
+        NodeKind::Milestone,
+        NodeKind::Team,
+        NodeKind::Cycle,
+        NodeKind::User,
+    ];
+
+    /// The type name used inside the encoded ID (the GraphQL type name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Objective => "Objective",
+            NodeKind::KeyResult => "KeyResult",
+            NodeKind::CheckIn => "CheckIn",
+            NodeKind::Milestone => "Milestone",
+            NodeKind::Team => "Team",
+            NodeKind::Cycle => "Cycle",
+            NodeKind::User => "User",
+        }
+    }
+}
+
+/// A decoded global ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GlobalId {
+    pub kind: NodeKind,
+    pub id: i64,
+}
+
+impl GlobalId {
+    pub fn new(kind: NodeKind, id: i64) -> Self {
+        Self { kind, id }
+    }
+
+    /// The opaque string handed to clients.
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.kind.as_str(), self.id))
+    }
+
+    /// Parses an ID a client sent; `None` for anything that is not one of ours.
+    pub fn decode(raw: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let (kind, number) = text.split_once(':')?;
+        let kind = NodeKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+        let id: i64 = number.parse().ok()?;
+        (id > 0).then_some(Self { kind, id })
+    }
+
+    /// Decodes an ID that must be of `kind`.
+    pub fn decode_as(raw: &str, kind: NodeKind) -> Option<i64> {
+        Self::decode(raw).filter(|g| g.kind == kind).map(|g| g.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_id_decodes_to_itself() {
+        let id = GlobalId::new(NodeKind::KeyResult, 42);
+        assert_eq!(GlobalId::decode(&id.encode()), Some(id));
+    }
+
+    #[test]
+    fn an_id_of_another_kind_is_not_accepted_as_this_kind() {
+        let raw = GlobalId::new(NodeKind::Team, 7).encode();
+        assert_eq!(GlobalId::decode_as(&raw, NodeKind::Objective), None);
+    }
+
+    #[test]
+    fn garbage_zero_and_negative_ids_are_rejected() {
+        for raw in ["", "!!", "T2JqZWN0aXZl", &URL_SAFE_NO_PAD.encode("Objective:0")] {
+            assert_eq!(GlobalId::decode(raw), None, "{raw}");
+        }
+        assert_eq!(GlobalId::decode(&URL_SAFE_NO_PAD.encode("Objective:-3")), None);
+        assert_eq!(GlobalId::decode(&URL_SAFE_NO_PAD.encode("Planet:3")), None);
+    }
+}

@@ -1,0 +1,71 @@
+//! Roles of users within a tenant and what each may do.
+
+use std::str::FromStr;
+
+/// A user's role in their tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Member,
+    Manager,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Creating and changing objectives, key results, check-ins and milestones.
+    pub fn can_write_goals(self) -> bool {
+        self >= Role::Member
+    }
+
+    /// Managing the org chart (teams) and the planning calendar (cycles).
+    pub fn can_manage_org(self) -> bool {
+        self >= Role::Manager
+    }
+
+    /// Managing users and their roles.
+    pub fn can_manage_users(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "member" => Ok(Role::Member),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            _ => Err(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_viewer_can_only_read() {
+        assert!(!Role::Viewer.can_write_goals());
+        assert!(Role::Member.can_write_goals());
+    }
+
+    #[test]
+    fn roles_round_trip_through_text() {
+        for role in [Role::Viewer, Role::Member, Role::Manager, Role::Admin] {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

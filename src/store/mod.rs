@@ -1,0 +1,28 @@
+//! Persistence: PostgreSQL (the source of truth) under `pg`, the embedded PostgreSQL used when
+//! no server is configured, and the per-request round-trip counters.
+
+pub mod embedded;
+pub mod metrics;
+pub mod pg;
+
+use crate::domain::DomainError;
+
+/// A failure of the persistence layer. Database text stays inside: it is logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed; the detail is for logs only.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// A referenced row (named by the input field) does not exist in the caller's tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The write conflicts with the current state (stale version, duplicate, has children).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller's input breaks a business rule.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,369 @@
+//! The objectives repository: visible lookups, filtered pages, and the writes that change the
+//! alignment tree (create, update, move, archive, delete), each with its outbox event and
+//! roll-up refresh in one transaction under the tenant's write lock.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::entity::{cycle, objective, team, user};
+use super::outbox::{ObjectiveEvent, record_objective};
+use super::scoped::{begin_tenant_write, by_ids, require};
+use super::{rollup, tree, visibility};
+use crate::domain::access::Viewer;
+use crate::domain::objective::{NewObjective, ObjectivePatch, ObjectiveStatus, check_move};
+use crate::store::{StoreError, StoreResult};
+
+/// Filters of the `objectives` query; all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectiveFilter {
+    /// Objectives of any of these teams.
+    pub team_ids: Option<Vec<i64>>,
+    pub cycle_id: Option<i64>,
+    pub owner_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    /// Only objectives without a parent.
+    pub roots_only: bool,
+    /// Any of these statuses (empty: all).
+    pub statuses: Vec<ObjectiveStatus>,
+    /// Case-insensitive substring of the title.
+    pub text: Option<String>,
+    pub include_archived: bool,
+}
+
+/// Reads and writes `objectives`.
+#[derive(Clone)]
+pub struct ObjectiveRepo {
+    db: DatabaseConnection,
+}
+
+impl ObjectiveRepo {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The objectives with these ids that `viewer` may see.
+    #[tracing::instrument(skip(self, viewer), level = "debug")]
+    pub async fn visible_by_ids(
+        &self,
+        viewer: &Viewer,
+        ids: &[i64],
+    ) -> StoreResult<Vec<objective::Model>> {
+        by_ids::<objective::Entity>(&self.db, viewer.tenant_id, ids, Some(visibility::condition(viewer)))
+            .await
+    }
+
+    /// The visible, unarchived children of each of `parent_ids`, in id order.
+    #[tracing::instrument(skip(self, viewer), level = "debug")]
+    pub async fn visible_children(
+        &self,
+        viewer: &Viewer,
+        parent_ids: &[i64],
+    ) -> StoreResult<Vec<objective::Model>> {
+        Ok(objective::Entity::find()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(objective::Column::ParentId.is_in(parent_ids.iter().copied()))
+            .filter(objective::Column::ArchivedAt.is_null())
+            .filter(visibility::condition(viewer))
+            .order_by_asc(objective::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Up to `limit` visible objectives matching `filter` with ids after `after`, by id.
+    #[tracing::instrument(skip(self, viewer), level = "debug")]
+    pub async fn page(
+        &self,
+        viewer: &Viewer,
+        filter: &ObjectiveFilter,
+        after: Option<i64>,
+        limit: u64,
+    ) -> StoreResult<Vec<objective::Model>> {
+        let mut query = objective::Entity::find()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(visibility::condition(viewer));
+        if let Some(after) = after {
+            query = query.filter(objective::Column::Id.gt(after));
+        }
+        if let Some(teams) = &filter.team_ids {
+            query = query.filter(objective::Column::TeamId.is_in(teams.iter().copied()));
+        }
+        if let Some(cycle) = filter.cycle_id {
+            query = query.filter(objective::Column::CycleId.eq(cycle));
+        }
+        if let Some(owner) = filter.owner_id {
+            query = query.filter(objective::Column::OwnerId.eq(owner));
+        }
+        if let Some(parent) = filter.parent_id {
+            query = query.filter(objective::Column::ParentId.eq(parent));
+        }
+        if filter.roots_only {
+            query = query.filter(objective::Column::ParentId.is_null());
+        }
+        if !filter.statuses.is_empty() {
+            query = query.filter(
+                objective::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())),
+            );
+        }
+        if let Some(text) = &filter.text {
+            // The text is a bound value; escaping makes % and _ in it literal.
+            query = query.filter(Expr::cust_with_values(
+                "objectives.title ILIKE $1",
+                [format!("%{}%", escape_like(text))],
+            ));
+        }
+        if !filter.include_archived {
+            query = query.filter(objective::Column::ArchivedAt.is_null());
+        }
+        Ok(query
+            .order_by_asc(objective::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Creates an objective (under a visible parent, if any) and refreshes the parent's chain.
+    #[tracing::instrument(skip(self, viewer, command), fields(tenant = viewer.tenant_id))]
+    pub async fn create(
+        &self,
+        viewer: &Viewer,
+        command: NewObjective,
+    ) -> StoreResult<objective::Model> {
+        let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
+        if let Some(parent) = command.parent_id {
+            visible_one(&txn, viewer, parent, "parentId").await?;
+        }
+        check_references(&txn, viewer.tenant_id, Some(command.owner_id), command.team_id, command.cycle_id)
+            .await?;
+        let created = objective::ActiveModel {
+            tenant_id: Set(viewer.tenant_id),
+            parent_id: Set(command.parent_id),
+            team_id: Set(command.team_id),
+            owner_id: Set(command.owner_id),
+            cycle_id: Set(command.cycle_id),
+            title: Set(command.title),
+            description: Set(command.description),
+            status: Set(command.status.as_str().into()),
+            visibility: Set(command.visibility.as_str().into()),
+            weight: Set(command.weight),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        record_objective(&txn, ObjectiveEvent::Created, &created, json!({})).await?;
+        rollup::refresh(&txn, viewer.tenant_id, &created.parent_id.into_iter().collect::<Vec<_>>())
+            .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Applies `patch` to a visible objective, refusing a stale `expected_version`.
+    #[tracing::instrument(skip(self, viewer, patch), fields(tenant = viewer.tenant_id))]
+    pub async fn update(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        patch: ObjectivePatch,
+    ) -> StoreResult<objective::Model> {
+        let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
+        let current = visible_one(&txn, viewer, id, "id").await?;
+        check_version(&current, patch.expected_version)?;
+        check_references(
+            &txn,
+            viewer.tenant_id,
+            patch.owner_id,
+            patch.team_id.flatten(),
+            patch.cycle_id.flatten(),
+        )
+        .await?;
+        let parent_id = current.parent_id;
+        let version = current.version;
+        let mut active = current.into_active_model();
+        if let Some(title) = patch.title {
+            active.title = Set(title);
+        }
+        if let Some(description) = patch.description {
+            active.description = Set(description);
+        }
+        if let Some(status) = patch.status {
+            active.status = Set(status.as_str().into());
+        }
+        if let Some(visibility) = patch.visibility {
+            active.visibility = Set(visibility.as_str().into());
+        }
+        if let Some(weight) = patch.weight {
+            active.weight = Set(weight);
+        }
+        if let Some(owner) = patch.owner_id {
+            active.owner_id = Set(owner);
+        }
+        if let Some(team) = patch.team_id {
+            active.team_id = Set(team);
+        }
+        if let Some(cycle) = patch.cycle_id {
+            active.cycle_id = Set(cycle);
+        }
+        active.version = Set(version + 1);
+        active.updated_at = Set(Utc::now());
+        let updated = active.update(&txn).await?;
+        record_objective(&txn, ObjectiveEvent::Updated, &updated, json!({})).await?;
+        // Weight and status feed the parent's roll-up.
+        rollup::refresh(&txn, viewer.tenant_id, &parent_id.into_iter().collect::<Vec<_>>()).await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Re-parents a visible objective (to the root level with `None`). Refuses a new parent
+    /// that is the objective or one of its descendants; refreshes both chains.
+    #[tracing::instrument(skip(self, viewer), fields(tenant = viewer.tenant_id))]
+    pub async fn move_to(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        new_parent: Option<i64>,
+        expected_version: Option<i32>,
+    ) -> StoreResult<objective::Model> {
+        let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
+        let current = visible_one(&txn, viewer, id, "id").await?;
+        check_version(&current, expected_version)?;
+        if let Some(parent) = new_parent {
+            visible_one(&txn, viewer, parent, "parentId").await?;
+            // Under the tenant lock the tree cannot change between this check and the write.
+            let parent_chain: Vec<i64> = tree::chain(&txn, viewer.tenant_id, &[parent])
+                .await?
+                .into_iter()
+                .map(|link| link.id)
+                .collect();
+            check_move(id, parent, &parent_chain)?;
+        }
+        let old_parent = current.parent_id;
+        let version = current.version;
+        let mut active = current.into_active_model();
+        active.parent_id = Set(new_parent);
+        active.version = Set(version + 1);
+        active.updated_at = Set(Utc::now());
+        let moved = active.update(&txn).await?;
+        record_objective(
+            &txn,
+            ObjectiveEvent::Moved,
+            &moved,
+            json!({ "from_parent_id": old_parent, "to_parent_id": new_parent }),
+        )
+        .await?;
+        let seeds: Vec<i64> = old_parent.into_iter().chain(new_parent).collect();
+        rollup::refresh(&txn, viewer.tenant_id, &seeds).await?;
+        txn.commit().await?;
+        Ok(moved)
+    }
+
+    /// Archives a visible objective: it leaves lists, tree walks and its parent's roll-up.
+    #[tracing::instrument(skip(self, viewer), fields(tenant = viewer.tenant_id))]
+    pub async fn archive(&self, viewer: &Viewer, id: i64) -> StoreResult<objective::Model> {
+        let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
+        let current = visible_one(&txn, viewer, id, "id").await?;
+        if current.archived_at.is_some() {
+            return Ok(current);
+        }
+        let parent_id = current.parent_id;
+        let version = current.version;
+        let mut active = current.into_active_model();
+        active.archived_at = Set(Some(Utc::now()));
+        active.version = Set(version + 1);
+        active.updated_at = Set(Utc::now());
+        let archived = active.update(&txn).await?;
+        record_objective(&txn, ObjectiveEvent::Archived, &archived, json!({})).await?;
+        rollup::refresh(&txn, viewer.tenant_id, &parent_id.into_iter().collect::<Vec<_>>()).await?;
+        txn.commit().await?;
+        Ok(archived)
+    }
+
+    /// Deletes a visible objective without children (with its key results, check-ins and
+    /// milestones); an objective with children must have them moved or deleted first.
+    #[tracing::instrument(skip(self, viewer), fields(tenant = viewer.tenant_id))]
+    pub async fn delete(&self, viewer: &Viewer, id: i64) -> StoreResult<objective::Model> {
+        let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
+        let current = visible_one(&txn, viewer, id, "id").await?;
+        let children = objective::Entity::find()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(objective::Column::ParentId.eq(id))
+            .count(&txn)
+            .await?;
+        if children > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the objective has {children} child objectives; move or delete them first"
+            )));
+        }
+        objective::Entity::delete_many()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(objective::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        record_objective(&txn, ObjectiveEvent::Deleted, &current, json!({})).await?;
+        rollup::refresh(&txn, viewer.tenant_id, &current.parent_id.into_iter().collect::<Vec<_>>())
+            .await?;
+        txn.commit().await?;
+        Ok(current)
+    }
+}
+
+/// The objective `id` if `viewer` may see it, else `NotFound(field)`: an objective of another
+/// tenant, or a private one, is indistinguishable from one that does not exist.
+pub(crate) async fn visible_one(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i64,
+    field: &'static str,
+) -> StoreResult<objective::Model> {
+    by_ids::<objective::Entity>(db, viewer.tenant_id, &[id], Some(visibility::condition(viewer)))
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound(field))
+}
+
+async fn check_references(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    owner_id: Option<i64>,
+    team_id: Option<i64>,
+    cycle_id: Option<i64>,
+) -> StoreResult<()> {
+    require::<user::Entity>(db, tenant_id, owner_id, "ownerId").await?;
+    require::<team::Entity>(db, tenant_id, team_id, "teamId").await?;
+    require::<cycle::Entity>(db, tenant_id, cycle_id, "cycleId").await
+}
+
+fn check_version(current: &objective::Model, expected: Option<i32>) -> StoreResult<()> {
+    match expected {
+        Some(expected) if expected != current.version => Err(StoreError::Conflict(format!(
+            "the objective is at version {}, not {expected}; reload it and retry",
+            current.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Escapes `\`, `%` and `_` so a user's text matches literally inside an ILIKE pattern.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_in_user_text_match_literally() {
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

@@ -1,0 +1,171 @@
+//! Keeps stored roll-ups current: after a write, recomputes key-result and objective progress
+//! along the ancestor chains of the objectives it touched, inside the writer's transaction.
+//!
+//! The work is proportional to depth x fan-out, never to subtree size: siblings off the chain
+//! contribute their stored progress. Five statements whatever the depth: the chain, its key
+//! results, the chain's children, and one batched UPDATE each for key results and objectives.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+
+use super::scoped::sql;
+use super::tree;
+use crate::domain::key_result::KeyResultKind;
+use crate::domain::objective::ObjectiveStatus;
+use crate::domain::rollup::{
+    ChildObjective, Contribution, KeyResultMeasure, RollupTarget, counts_in_rollup,
+    key_result_progress, recompute,
+};
+use crate::store::{StoreError, StoreResult};
+
+/// An objective whose stored progress a refresh changed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProgressChange {
+    pub objective_id: i64,
+    pub before: f64,
+    pub after: f64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct KeyResultRow {
+    id: i64,
+    objective_id: i64,
+    kind: String,
+    start_value: f64,
+    target_value: f64,
+    current_value: Option<f64>,
+    weight: f64,
+    progress: f64,
+    milestones_done: i64,
+    milestones_total: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ChildRow {
+    id: i64,
+    parent_id: i64,
+    weight: f64,
+    status: String,
+    archived: bool,
+    progress: f64,
+}
+
+/// Recomputes progress for `seeds` and every ancestor of theirs, writing what changed.
+pub async fn refresh(
+    txn: &impl ConnectionTrait,
+    tenant_id: i64,
+    seeds: &[i64],
+) -> StoreResult<Vec<ProgressChange>> {
+    if seeds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chain = tree::chain(txn, tenant_id, seeds).await?;
+    let chain_ids: Vec<i64> = chain.iter().map(|link| link.id).collect();
+    let key_results = KeyResultRow::find_by_statement(sql(
+        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
+                kr.current_value, kr.weight, kr.progress, \
+                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
+         FROM key_results kr \
+         LEFT JOIN ( \
+             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
+             FROM milestones \
+             WHERE tenant_id = $1 AND objective_id = ANY($2) AND key_result_id IS NOT NULL \
+             GROUP BY key_result_id \
+         ) m ON m.key_result_id = kr.id \
+         WHERE kr.tenant_id = $1 AND kr.objective_id = ANY($2)",
+        [tenant_id.into(), chain_ids.clone().into()],
+    ))
+    .all(txn)
+    .await?;
+    let children = ChildRow::find_by_statement(sql(
+        "SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress \
+         FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)",
+        [tenant_id.into(), chain_ids.into()],
+    ))
+    .all(txn)
+    .await?;
+
+    let mut kr_updates: Vec<(i64, f64)> = Vec::new();
+    let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
+    for kr in &key_results {
+        let progress = key_result_progress(&KeyResultMeasure {
+            kind: kr.kind.parse::<KeyResultKind>()?,
+            start: kr.start_value,
+            target: kr.target_value,
+            current: kr.current_value,
+            milestones_done: u32::try_from(kr.milestones_done).unwrap_or(u32::MAX),
+            milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
+        });
+        if progress != kr.progress {
+            kr_updates.push((kr.id, progress));
+        }
+        contributions.entry(kr.objective_id).or_default().push(Contribution {
+            weight: kr.weight,
+            progress,
+        });
+    }
+    let targets: Vec<RollupTarget> = chain
+        .iter()
+        .map(|link| RollupTarget {
+            id: link.id,
+            parent_id: link.parent_id,
+            key_results: contributions.remove(&link.id).unwrap_or_default(),
+        })
+        .collect();
+    let children: Vec<ChildObjective> = children
+        .iter()
+        .map(|child| {
+            Ok(ChildObjective {
+                id: child.id,
+                parent_id: child.parent_id,
+                weight: child.weight,
+                counts: counts_in_rollup(child.status.parse::<ObjectiveStatus>()?, child.archived),
+                stored_progress: child.progress,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let recomputed = recompute(&targets, &children);
+
+    let changes: Vec<ProgressChange> = chain
+        .iter()
+        .filter_map(|link| {
+            let after = *recomputed.get(&link.id)?;
+            (after != link.progress).then_some(ProgressChange {
+                objective_id: link.id,
+                before: link.progress,
+                after,
+            })
+        })
+        .collect();
+    write_progress(txn, "key_results", tenant_id, &kr_updates).await?;
+    let objective_updates: Vec<(i64, f64)> =
+        changes.iter().map(|c| (c.objective_id, c.after)).collect();
+    write_progress(txn, "objectives", tenant_id, &objective_updates).await?;
+    Ok(changes)
+}
+
+/// One batched UPDATE of `table.progress` for `(id, progress)` pairs.
+async fn write_progress(
+    txn: &impl ConnectionTrait,
+    table: &'static str,
+    tenant_id: i64,
+    updates: &[(i64, f64)],
+) -> StoreResult<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|(id, _)| *id).collect();
+    let values: Vec<f64> = updates.iter().map(|(_, p)| *p).collect();
+    let params: [Value; 3] = [tenant_id.into(), ids.into(), values.into()];
+    txn.execute_raw(sql(
+        &format!(
+            "UPDATE {table} t SET progress = v.progress \
+             FROM unnest($2::bigint[], $3::float8[]) AS v(id, progress) \
+             WHERE t.tenant_id = $1 AND t.id = v.id"
+        ),
+        params,
+    ))
+    .await?;
+    Ok(())
+}

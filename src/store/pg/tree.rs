@@ -1,0 +1,175 @@
+//! Hierarchy queries as recursive CTEs over the `parent_id` adjacency lists: descendants with
+//! depth and a bound, ancestors (path to root), the chain a roll-up refresh walks, and team
+//! subtrees. Each takes many starting points at once so DataLoaders batch them.
+
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
+
+use super::entity::{objective, team};
+use super::scoped::sql;
+use super::visibility;
+use crate::domain::access::Viewer;
+use crate::store::StoreResult;
+
+/// An objective found by a tree walk from `start_id`, `depth` levels away from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeEntry {
+    pub start_id: i64,
+    pub depth: i32,
+    pub objective: objective::Model,
+}
+
+fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
+    rows.iter()
+        .map(|row| {
+            Ok(TreeEntry {
+                start_id: row.try_get("", "start_id")?,
+                depth: row.try_get("", "depth")?,
+                objective: objective::Model::from_query_result(row, "")?,
+            })
+        })
+        .collect()
+}
+
+/// The visible, unarchived descendants of each of `roots` down to `max_depth` levels, in
+/// pre-order (each objective directly followed by its subtree; siblings by id). An archived
+/// objective hides its whole subtree.
+pub async fn descendants(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    roots: &[i64],
+    max_depth: i32,
+) -> StoreResult<Vec<TreeEntry>> {
+    let text = format!(
+        "WITH RECURSIVE tree (id, start_id, depth, path) AS ( \
+             SELECT o.id, o.id, 0, ARRAY[o.id] \
+             FROM objectives o WHERE o.tenant_id = $1 AND o.id = ANY($2) \
+           UNION ALL \
+             SELECT c.id, t.start_id, t.depth + 1, t.path || c.id \
+             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id \
+             WHERE t.depth < $3 AND c.archived_at IS NULL \
+         ) \
+         SELECT t.start_id, t.depth, o.* \
+         FROM tree t JOIN objectives o ON o.id = t.id \
+         WHERE t.depth > 0 AND {} \
+         ORDER BY t.start_id, t.path",
+        visibility::sql("o", 4)
+    );
+    let mut values: Vec<Value> = vec![viewer.tenant_id.into(), roots.to_vec().into(), max_depth.into()];
+    values.extend(visibility::params(viewer));
+    tree_entries(db.query_all_raw(sql(&text, values)).await?)
+}
+
+/// The visible ancestors of each of `starts`, root first (`depth` counts levels up).
+pub async fn ancestors(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    starts: &[i64],
+) -> StoreResult<Vec<TreeEntry>> {
+    let text = format!(
+        "WITH RECURSIVE up (start_id, id, depth) AS ( \
+             SELECT o.id, o.parent_id, 1 FROM objectives o \
+             WHERE o.tenant_id = $1 AND o.id = ANY($2) AND o.parent_id IS NOT NULL \
+           UNION ALL \
+             SELECT up.start_id, p.parent_id, up.depth + 1 \
+             FROM up JOIN objectives p ON p.tenant_id = $1 AND p.id = up.id \
+             WHERE p.parent_id IS NOT NULL \
+         ) \
+         SELECT up.start_id, up.depth, o.* \
+         FROM up JOIN objectives o ON o.id = up.id \
+         WHERE {} \
+         ORDER BY up.start_id, up.depth DESC",
+        visibility::sql("o", 3)
+    );
+    let mut values: Vec<Value> = vec![viewer.tenant_id.into(), starts.to_vec().into()];
+    values.extend(visibility::params(viewer));
+    tree_entries(db.query_all_raw(sql(&text, values)).await?)
+}
+
+/// One objective on the way from a changed objective to its root.
+#[derive(Debug, Clone, Copy, PartialEq, FromQueryResult)]
+pub struct ChainLink {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub progress: f64,
+}
+
+/// `seeds` and all their ancestors, each once, regardless of visibility (roll-ups and move
+/// checks are about the tree, not about what one viewer sees).
+pub async fn chain(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    seeds: &[i64],
+) -> StoreResult<Vec<ChainLink>> {
+    let statement = sql(
+        "WITH RECURSIVE chain (id, parent_id, progress) AS ( \
+             SELECT id, parent_id, progress FROM objectives WHERE tenant_id = $1 AND id = ANY($2) \
+           UNION \
+             SELECT p.id, p.parent_id, p.progress \
+             FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id \
+         ) \
+         SELECT id, parent_id, progress FROM chain",
+        [tenant_id.into(), seeds.to_vec().into()],
+    );
+    Ok(ChainLink::find_by_statement(statement).all(db).await?)
+}
+
+/// A team found by a walk down from `start_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamEntry {
+    pub start_id: i64,
+    pub depth: i32,
+    pub team: team::Model,
+}
+
+/// Each of `roots` and its sub-teams down to `max_depth` levels, in pre-order.
+pub async fn team_subtrees(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    roots: &[i64],
+    max_depth: i32,
+) -> StoreResult<Vec<TeamEntry>> {
+    let statement = sql(
+        "WITH RECURSIVE sub (id, start_id, depth, path) AS ( \
+             SELECT id, id, 0, ARRAY[id] FROM teams WHERE tenant_id = $1 AND id = ANY($2) \
+           UNION ALL \
+             SELECT t.id, s.start_id, s.depth + 1, s.path || t.id \
+             FROM sub s JOIN teams t ON t.tenant_id = $1 AND t.parent_id = s.id \
+             WHERE s.depth < $3 \
+         ) \
+         SELECT s.start_id, s.depth, t.* FROM sub s JOIN teams t ON t.id = s.id \
+         ORDER BY s.start_id, s.path",
+        [tenant_id.into(), roots.to_vec().into(), max_depth.into()],
+    );
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TeamEntry {
+                start_id: row.try_get("", "start_id")?,
+                depth: row.try_get("", "depth")?,
+                team: team::Model::from_query_result(row, "")?,
+            })
+        })
+        .collect()
+}
+
+/// The ids of a team's ancestors, nearest first (for refusing cycles in team moves).
+pub async fn team_ancestor_ids(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    team_id: i64,
+) -> StoreResult<Vec<i64>> {
+    let statement = sql(
+        "WITH RECURSIVE up (id, parent_id, depth) AS ( \
+             SELECT id, parent_id, 0 FROM teams WHERE tenant_id = $1 AND id = $2 \
+           UNION ALL \
+             SELECT t.id, t.parent_id, up.depth + 1 \
+             FROM up JOIN teams t ON t.tenant_id = $1 AND t.id = up.parent_id \
+         ) \
+         SELECT id FROM up WHERE depth > 0 ORDER BY depth",
+        [tenant_id.into(), team_id.into()],
+    );
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "id").map_err(Into::into))
+        .collect()
+}
