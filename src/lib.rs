@@ -2,5 +2,11 @@
 //!
 //! Layers, each importing only those after it: `graphql` → `loaders` → `store` → `domain`.
 
+pub mod app;
+pub mod auth;
 pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod loaders;
 pub mod store;

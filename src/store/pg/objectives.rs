@@ -46,6 +46,11 @@ impl ObjectiveRepo {
         Self { db }
     }
 
+    /// The connection, for the tree walks of [`super::tree`].
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// The objectives with these ids that `viewer` may see.
     #[tracing::instrument(skip(self, viewer), level = "debug")]
     pub async fn visible_by_ids(

@@ -1,0 +1,136 @@
+//! The one error type resolvers surface, and its single mapping to the wire: a GraphQL error
+//! whose `extensions.code` is one of BAD_USER_INPUT, NOT_FOUND, FORBIDDEN, UNAUTHENTICATED,
+//! CONFLICT or INTERNAL.
+//!
+//! `AppError` deliberately does not implement `Display`: async-graphql converts any `Display`
+//! type into an error carrying its text, and that blanket conversion would bypass this mapping.
+//! Internal details are logged here and replaced by "internal error" on the wire.
+
+use async_graphql::{ErrorExtensions, ServerError};
+
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// What went wrong, as far as a client needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppError {
+    /// The input is invalid; `field` names the offending argument or input field.
+    BadUserInput {
+        message: String,
+        field: Option<&'static str>,
+    },
+    /// The thing does not exist, or the caller may not know it exists.
+    NotFound { what: &'static str },
+    /// Authenticated, but the role does not allow this.
+    Forbidden(String),
+    /// No valid token.
+    Unauthenticated(String),
+    /// The write conflicts with the current state.
+    Conflict(String),
+    /// Anything else; the detail is logged, never sent.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound { .. } => "NOT_FOUND",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message a client sees.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::BadUserInput { message, .. } => message.clone(),
+            AppError::NotFound { what } => format!("{what} not found"),
+            AppError::Forbidden(message)
+            | AppError::Unauthenticated(message)
+            | AppError::Conflict(message) => message.clone(),
+            AppError::Internal(_) => "internal error".into(),
+        }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(err: DomainError) -> Self {
+        let field = err.field();
+        AppError::BadUserInput {
+            message: err.to_string(),
+            field,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(field) => AppError::NotFound { what: field },
+            StoreError::Conflict(message) => AppError::Conflict(message),
+            StoreError::Domain(err) => err.into(),
+            StoreError::Db(err) => AppError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        if let AppError::Internal(detail) = &err {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let code = err.code();
+        let field = match &err {
+            AppError::BadUserInput { field, .. } => *field,
+            _ => None,
+        };
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = field {
+                ext.set("field", field);
+            }
+        })
+    }
+}
+
+/// Result type of resolvers and services.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The last line of defence, applied to every response: an error without a code did not come
+/// through [`AppError`] (a stray `?` on a foreign error), so its text is logged and replaced.
+/// Errors about the request itself (parse, validation, argument coercion) keep their message,
+/// which describes the query, and get BAD_USER_INPUT.
+pub fn sanitize(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let about_the_request = error.path.is_empty()
+            || error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value for argument")
+            || error.message.starts_with("Internal: Failed to parse");
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if about_the_request {
+            extensions.set("code", "BAD_USER_INPUT");
+        } else {
+            tracing::error!(error = %error.message, path = ?error.path, "uncoded resolver error");
+            error.message = "internal error".into();
+            extensions.set("code", "INTERNAL");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! What resolvers read from the request context: the viewer, the stores and the loaders.
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use crate::domain::access::Viewer;
+use crate::domain::global_id::{GlobalId, NodeKind};
+use crate::error::{AppError, AppResult};
+use crate::loaders::Stores;
+
+/// Why a request carrying a token has no viewer (kept so resolvers can say why).
+#[derive(Debug, Clone)]
+pub struct AuthFailure(pub AppError);
+
+/// The authenticated caller, or UNAUTHENTICATED.
+pub fn viewer(ctx: &Context<'_>) -> AppResult<Viewer> {
+    if let Some(viewer) = ctx.data_opt::<Viewer>() {
+        return Ok(*viewer);
+    }
+    Err(match ctx.data_opt::<AuthFailure>() {
+        Some(failure) => failure.0.clone(),
+        None => AppError::Unauthenticated(
+            "send an Authorization: Bearer <token> header (goalgraph token prints one)".into(),
+        ),
+    })
+}
+
+/// The caller, who must pass `allowed` (a role check), else FORBIDDEN.
+pub fn authorized(
+    ctx: &Context<'_>,
+    allowed: fn(crate::domain::role::Role) -> bool,
+    action: &str,
+) -> AppResult<Viewer> {
+    let viewer = viewer(ctx)?;
+    if !allowed(viewer.role) {
+        return Err(AppError::Forbidden(format!(
+            "the {} role may not {action}",
+            viewer.role.as_str()
+        )));
+    }
+    Ok(viewer)
+}
+
+pub fn stores<'a>(ctx: &Context<'a>) -> &'a Stores {
+    ctx.data_unchecked::<Stores>()
+}
+
+/// The request's loader of type `T` (registered by `loaders::register` with the viewer).
+pub fn loader<'a, T>(ctx: &Context<'a>) -> AppResult<&'a DataLoader<T>>
+where
+    T: Send + Sync + 'static,
+{
+    viewer(ctx)?;
+    ctx.data_opt::<DataLoader<T>>()
+        .ok_or_else(|| AppError::Internal("loader not registered".into()))
+}
+
+/// Loads one value through loader `T`.
+pub async fn load_one<T, K>(ctx: &Context<'_>, key: K) -> AppResult<Option<T::Value>>
+where
+    T: Loader<K, Error = AppError>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    loader::<T>(ctx)?.load_one(key).await
+}
+
+/// Decodes a client-supplied ID that must name a `kind`.
+pub fn decode_id(raw: &async_graphql::ID, kind: NodeKind, field: &'static str) -> AppResult<i64> {
+    GlobalId::decode_as(raw, kind).ok_or_else(|| {
+        AppError::bad_input(field, format!("{field} is not a valid {} ID", kind.as_str()))
+    })
+}
+
+/// Decodes an optional ID argument.
+pub fn decode_opt(
+    raw: Option<&async_graphql::ID>,
+    kind: NodeKind,
+    field: &'static str,
+) -> AppResult<Option<i64>> {
+    raw.map(|raw| decode_id(raw, kind, field)).transpose()
+}
+
+/// The ID clients see for row `id` of `kind`.
+pub fn encode_id(kind: NodeKind, id: i64) -> async_graphql::ID {
+    async_graphql::ID(GlobalId::new(kind, id).encode())
+}

@@ -1,0 +1,143 @@
+//! The `KeyResult` and `CheckIn` types.
+
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::context::{encode_id, load_one};
+use super::enums::{KeyResultKind, stored};
+use super::objective::Objective;
+use super::org::User;
+use crate::domain::global_id::NodeKind;
+use crate::error::{AppError, AppResult};
+use crate::loaders::{CheckInsKey, CheckInsOf, ObjectiveById, UserById};
+use crate::store::pg::entity::{check_in, key_result};
+
+/// The most check-ins one `checkIns` field returns.
+pub const MAX_CHECK_INS: i32 = 500;
+
+/// A measurable result of an objective.
+#[derive(Clone)]
+pub struct KeyResult(pub key_result::Model);
+
+#[Object]
+impl KeyResult {
+    /// The global ID.
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::KeyResult, self.0.id)
+    }
+
+    /// What is measured.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// How it is measured.
+    async fn kind(&self) -> AppResult<KeyResultKind> {
+        Ok(stored::<crate::domain::key_result::KeyResultKind>(&self.0.kind)?.into())
+    }
+
+    /// The value at the start of the period.
+    async fn start_value(&self) -> f64 {
+        self.0.start_value
+    }
+
+    /// The value aimed for (may be below the start, for reductions).
+    async fn target_value(&self) -> f64 {
+        self.0.target_value
+    }
+
+    /// The latest checked-in value; null before the first check-in.
+    async fn current_value(&self) -> Option<f64> {
+        self.0.current_value
+    }
+
+    /// Its weight in the objective's roll-up (> 0).
+    async fn weight(&self) -> f64 {
+        self.0.weight
+    }
+
+    /// The latest confidence of reaching the target, 0..1.
+    async fn confidence(&self) -> Option<f64> {
+        self.0.confidence
+    }
+
+    /// Progress in 0..1: (current − start) / (target − start), clamped.
+    async fn progress(&self) -> f64 {
+        self.0.progress
+    }
+
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The objective it measures.
+    async fn objective(&self, ctx: &Context<'_>) -> AppResult<Option<Objective>> {
+        Ok(load_one::<ObjectiveById, _>(ctx, self.0.objective_id).await?.map(Objective))
+    }
+
+    /// Who reports on it.
+    async fn owner(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        let Some(owner_id) = self.0.owner_id else {
+            return Ok(None);
+        };
+        Ok(load_one::<UserById, _>(ctx, owner_id).await?.map(User))
+    }
+
+    /// The latest check-ins, newest first.
+    async fn check_ins(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] last: i32,
+    ) -> AppResult<Vec<CheckIn>> {
+        if !(1..=MAX_CHECK_INS).contains(&last) {
+            return Err(AppError::bad_input(
+                "last",
+                format!("last must be between 1 and {MAX_CHECK_INS}"),
+            )
+            .into());
+        }
+        let key = CheckInsKey {
+            key_result_id: self.0.id,
+            limit: i64::from(last),
+        };
+        Ok(load_one::<CheckInsOf, _>(ctx, key)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(CheckIn)
+            .collect())
+    }
+}
+
+/// One reported value of a key result.
+#[derive(Clone)]
+pub struct CheckIn(pub check_in::Model);
+
+#[Object]
+impl CheckIn {
+    /// The global ID.
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::CheckIn, self.0.id)
+    }
+
+    /// The reported value.
+    async fn value(&self) -> f64 {
+        self.0.value
+    }
+
+    /// The reported confidence, 0..1.
+    async fn confidence(&self) -> Option<f64> {
+        self.0.confidence
+    }
+
+    /// When it was reported.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Who reported it.
+    async fn author(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        Ok(load_one::<UserById, _>(ctx, self.0.author_id).await?.map(User))
+    }
+}

@@ -1,0 +1,23 @@
+//! The mutation root, merged from one file per area. Each mutation checks the caller's role,
+//! turns its input into a validated domain command, and calls one repository method.
+
+mod key_results;
+mod objectives;
+mod org;
+
+use async_graphql::{ID, MergedObject, SimpleObject};
+
+/// Entry points for writing.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    objectives::ObjectiveMutations,
+    key_results::KeyResultMutations,
+    org::OrgMutations,
+);
+
+/// The result of a delete.
+#[derive(SimpleObject)]
+pub struct DeletePayload {
+    /// The global ID of what was deleted.
+    pub deleted_id: ID,
+}

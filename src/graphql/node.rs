@@ -1,0 +1,41 @@
+//! The Relay `Node` interface: any object refetchable by its global ID.
+
+use async_graphql::{Context, Interface};
+
+use super::context::load_one;
+use super::key_result::KeyResult;
+use super::milestone::Milestone;
+use super::objective::Objective;
+use super::org::{Cycle, Team, User};
+use crate::domain::global_id::{GlobalId, NodeKind};
+use crate::error::AppResult;
+use crate::loaders::{CycleById, KeyResultById, MilestoneById, ObjectiveById, TeamById, UserById};
+
+/// An object with a global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "async_graphql::ID", desc = "The global ID."))]
+pub enum Node {
+    Objective(Objective),
+    KeyResult(KeyResult),
+    Milestone(Milestone),
+    Team(Team),
+    Cycle(Cycle),
+    User(User),
+}
+
+/// The node `raw` names, if it exists in the viewer's tenant and is visible to them.
+pub async fn resolve(ctx: &Context<'_>, raw: &str) -> AppResult<Option<Node>> {
+    let Some(GlobalId { kind, id }) = GlobalId::decode(raw) else {
+        return Ok(None);
+    };
+    Ok(match kind {
+        NodeKind::Objective => load_one::<ObjectiveById, _>(ctx, id).await?.map(|m| Node::Objective(Objective(m))),
+        NodeKind::KeyResult => load_one::<KeyResultById, _>(ctx, id).await?.map(|m| Node::KeyResult(KeyResult(m))),
+        NodeKind::Milestone => load_one::<MilestoneById, _>(ctx, id).await?.map(|m| Node::Milestone(Milestone(m))),
+        NodeKind::Team => load_one::<TeamById, _>(ctx, id).await?.map(|m| Node::Team(Team(m))),
+        NodeKind::Cycle => load_one::<CycleById, _>(ctx, id).await?.map(|m| Node::Cycle(Cycle(m))),
+        NodeKind::User => load_one::<UserById, _>(ctx, id).await?.map(|m| Node::User(User(m))),
+        // Check-ins are entries of a key result's history, reached through it.
+        NodeKind::CheckIn => None,
+    })
+}

@@ -1,0 +1,194 @@
+//! The query root: node lookup, objectives with filters and pagination, and the org chart.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object};
+
+use super::connection::{MAX_PAGE_SIZE, PageRequest};
+use super::context::{decode_opt, load_one, stores, viewer};
+use super::enums::ObjectiveStatus;
+use super::node::{self, Node};
+use super::objective::Objective;
+use super::org::{Cycle, Team, User};
+use crate::domain::global_id::{GlobalId, NodeKind};
+use crate::domain::text::optional_text;
+use crate::error::{AppError, AppResult};
+use crate::loaders::{ObjectiveById, TeamById, UserById};
+use crate::store::pg::objectives::ObjectiveFilter as StoreFilter;
+
+/// Narrows `objectives`; every given filter must hold.
+#[derive(InputObject, Default)]
+pub struct ObjectiveFilter {
+    /// Objectives owned by this team.
+    team_id: Option<ID>,
+    /// With `teamId`: also objectives of all its sub-teams.
+    #[graphql(default)]
+    include_sub_teams: bool,
+    /// Objectives in this cycle.
+    cycle_id: Option<ID>,
+    /// Objectives owned by this user.
+    owner_id: Option<ID>,
+    /// Direct children of this objective.
+    parent_id: Option<ID>,
+    /// Only objectives without a parent.
+    #[graphql(default)]
+    roots_only: bool,
+    /// Objectives in any of these statuses.
+    status: Option<Vec<ObjectiveStatus>>,
+    /// Case-insensitive text that the title contains.
+    text: Option<String>,
+    /// Also archived objectives.
+    #[graphql(default)]
+    include_archived: bool,
+}
+
+/// Entry points for reading.
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Any object by its global ID; null when it does not exist or is hidden from you.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
+        viewer(ctx)?;
+        Ok(node::resolve(ctx, &id).await?)
+    }
+
+    /// Several objects by global ID, in the order asked (at most 100).
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<Option<Node>>> {
+        viewer(ctx)?;
+        if ids.len() > MAX_PAGE_SIZE as usize {
+            return Err(AppError::bad_input("ids", format!("at most {MAX_PAGE_SIZE} ids")).into());
+        }
+        let lookups = ids.iter().map(|id| node::resolve(ctx, id));
+        let found = futures::future::try_join_all(lookups).await?;
+        Ok(found)
+    }
+
+    /// The caller.
+    async fn viewer(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        let viewer = viewer(ctx)?;
+        Ok(load_one::<UserById, _>(ctx, viewer.user_id).await?.map(User))
+    }
+
+    /// One objective; null when it does not exist or is hidden from you.
+    async fn objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Objective>> {
+        viewer(ctx)?;
+        let Some(id) = GlobalId::decode_as(&id, NodeKind::Objective) else {
+            return Ok(None);
+        };
+        Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective))
+    }
+
+    /// Objectives visible to you, by id, a page at a time (`first` at most 100).
+    async fn objectives(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ObjectiveFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Connection<String, Objective>> {
+        let viewer = viewer(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let store_filter = into_store_filter(ctx, viewer.tenant_id, filter).await?;
+        let rows = stores(ctx)
+            .objectives
+            .page(&viewer, &store_filter, page.after, page.fetch_limit())
+            .await
+            ?;
+        Ok(page.connection(rows, |o| o.id, Objective))
+    }
+
+    /// One team.
+    async fn team(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Team>> {
+        viewer(ctx)?;
+        let Some(id) = GlobalId::decode_as(&id, NodeKind::Team) else {
+            return Ok(None);
+        };
+        Ok(load_one::<TeamById, _>(ctx, id).await?.map(Team))
+    }
+
+    /// The tenant's teams by id, a page at a time; `rootsOnly` keeps top-level units.
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] roots_only: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Connection<String, Team>> {
+        let viewer = viewer(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let rows = stores(ctx)
+            .org
+            .teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit())
+            .await
+            ?;
+        Ok(page.connection(rows, |t| t.id, Team))
+    }
+
+    /// The tenant's users by id, a page at a time.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<Connection<String, User>> {
+        let viewer = viewer(ctx)?;
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let rows = stores(ctx)
+            .org
+            .users_page(viewer.tenant_id, page.after, page.fetch_limit())
+            .await
+            ?;
+        Ok(page.connection(rows, |u| u.id, User))
+    }
+
+    /// The tenant's planning cycles, latest first (at most 100).
+    async fn cycles(&self, ctx: &Context<'_>) -> AppResult<Vec<Cycle>> {
+        let viewer = viewer(ctx)?;
+        let rows = stores(ctx)
+            .org
+            .cycles(viewer.tenant_id, MAX_PAGE_SIZE as u64)
+            .await
+            ?;
+        Ok(rows.into_iter().map(Cycle).collect())
+    }
+}
+
+async fn into_store_filter(
+    ctx: &Context<'_>,
+    tenant_id: i64,
+    filter: ObjectiveFilter,
+) -> AppResult<StoreFilter> {
+    let team_id = decode_opt(filter.team_id.as_ref(), NodeKind::Team, "teamId")?;
+    let team_ids = match team_id {
+        Some(team) if filter.include_sub_teams => Some(
+            stores(ctx)
+                .org
+                .team_subtree_ids(tenant_id, team)
+                .await
+                ?,
+        ),
+        Some(team) => Some(vec![team]),
+        None => None,
+    };
+    let text = filter
+        .text
+        .map(|text| optional_text("text", &text, 200))
+        .transpose()?
+        .filter(|text| !text.is_empty());
+    Ok(StoreFilter {
+        team_ids,
+        cycle_id: decode_opt(filter.cycle_id.as_ref(), NodeKind::Cycle, "cycleId")?,
+        owner_id: decode_opt(filter.owner_id.as_ref(), NodeKind::User, "ownerId")?,
+        parent_id: decode_opt(filter.parent_id.as_ref(), NodeKind::Objective, "parentId")?,
+        roots_only: filter.roots_only,
+        statuses: filter
+            .status
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        text,
+        include_archived: filter.include_archived,
+    })
+}

@@ -1,0 +1,35 @@
+//! `GET /graphql`: the GraphiQL playground, with its scripts and styles compiled into the
+//! binary so it works with no internet connection.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+const PAGE: &str = include_str!("../../assets/graphiql/index.html");
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("graphiql.min.css", "text/css", include_bytes!("../../assets/graphiql/graphiql.min.css")),
+    ("graphiql.min.js", "text/javascript", include_bytes!("../../assets/graphiql/graphiql.min.js")),
+    ("react.production.min.js", "text/javascript", include_bytes!("../../assets/graphiql/react.production.min.js")),
+    ("react-dom.production.min.js", "text/javascript", include_bytes!("../../assets/graphiql/react-dom.production.min.js")),
+];
+
+/// The playground page.
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// One of the playground's bundled assets.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(file, _, _)| *file == name) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
