@@ -1,1 +1,193 @@
-fn main() {}
+//! The `goalgraph` command: parses configuration, initialises tracing, runs a subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use goalgraph::app::{AppState, serve};
+use goalgraph::auth::TokenKeys;
+use goalgraph::config::{self, Cli, Command, StoreArgs};
+use goalgraph::domain::role::Role;
+use goalgraph::store::embedded::EmbeddedPostgres;
+use goalgraph::store::pg::{self, PgOptions, org::NewUser, org::OrgRepo};
+use sea_orm::DatabaseConnection;
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "goalgraph=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("goalgraph: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
+    match cli.command {
+        Command::Serve(args) => {
+            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let (db, embedded) = open_store(&args.store).await?;
+            if embedded.is_some() {
+                bootstrap_first_tenant(&db, &secret).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(args.bind).await?;
+            let address = listener.local_addr()?;
+            println!("goalgraph is serving GraphQL at http://{address}/graphql");
+            println!("open that URL in a browser for the playground; get a token with `goalgraph token`");
+            serve(listener, AppState::new(db.clone(), TokenKeys::new(&secret)), shutdown_signal()).await?;
+            db.close().await?;
+            if let Some(embedded) = embedded {
+                embedded.stop().await?;
+            }
+        }
+        Command::Migrate(store) => {
+            let (db, embedded) = open_store(&store).await?;
+            println!("migrations applied");
+            close(db, embedded).await?;
+        }
+        Command::Maintain(args) => {
+            let (db, embedded) = open_store(&args.store).await?;
+            for partition in pg::ensure_check_in_partitions(&db, args.years_ahead).await? {
+                println!("{partition}");
+            }
+            close(db, embedded).await?;
+        }
+        Command::Token(args) => {
+            let role: Role = args
+                .role
+                .parse()
+                .map_err(|_| format!("unknown role {:?}", args.role))?;
+            let secret = config::jwt_secret(&args.secret, &args.data_dir)?;
+            println!("{}", TokenKeys::new(&secret).issue(args.tenant, args.user, role, args.ttl));
+        }
+        Command::CreateTenant(args) => {
+            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let (db, embedded) = open_store(&args.store).await?;
+            let admin = NewUser {
+                name: args.admin_name,
+                email: args.admin_email,
+                role: Role::Admin,
+                team_id: None,
+            };
+            let (tenant, user) = OrgRepo::new(db.clone())
+                .create_tenant(&args.name, admin)
+                .await
+                .map_err(|err| format!("{err}"))?;
+            println!("tenant {} ({}), admin user {}", tenant.id, tenant.name, user.id);
+            println!("{}", TokenKeys::new(&secret).issue(tenant.id, user.id, Role::Admin, 86_400));
+            close(db, embedded).await?;
+        }
+        Command::Schema(args) => {
+            let sdl = goalgraph::graphql::sdl();
+            match args.check {
+                None => print!("{sdl}"),
+                Some(path) => {
+                    if std::fs::read_to_string(&path).ok().as_deref() != Some(sdl.as_str()) {
+                        eprintln!(
+                            "{} is stale: regenerate it with `cargo run -- schema > {}`",
+                            path.display(),
+                            path.display()
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
+        Command::Postgres(args) => {
+            let server = EmbeddedPostgres::start(&args.dir, args.port).await?;
+            let url = server.url("postgres");
+            if let Some(file) = &args.url_file {
+                std::fs::write(file, &url)?;
+            }
+            println!("PostgreSQL is ready (stop with Ctrl-C)");
+            shutdown_signal().await;
+            server.stop().await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On the first start of an embedded database, creates a tenant with an admin and prints a
+/// token for it, so the playground works with no set-up at all.
+async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Result<(), AnyError> {
+    let org = OrgRepo::new(db.clone());
+    if org.has_tenants().await.map_err(|err| format!("{err}"))? {
+        return Ok(());
+    }
+    let admin = NewUser {
+        name: "Admin".into(),
+        email: "admin@example.com".into(),
+        role: Role::Admin,
+        team_id: None,
+    };
+    let (tenant, user) = org
+        .create_tenant("My company", admin)
+        .await
+        .map_err(|err| format!("{err}"))?;
+    println!(
+        "first start: created tenant {} with admin user {}; a token for the playground (24 h):",
+        tenant.id, user.id
+    );
+    println!("{}", TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400));
+    Ok(())
+}
+
+/// Connects to the configured PostgreSQL (or starts the embedded one) and migrates it.
+async fn open_store(
+    store: &StoreArgs,
+) -> Result<(DatabaseConnection, Option<EmbeddedPostgres>), AnyError> {
+    let (url, embedded) = match &store.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let server = EmbeddedPostgres::start(&store.data_dir.join("postgres"), store.pg_port).await?;
+            server.ensure_database("goalgraph").await?;
+            (server.url("goalgraph"), Some(server))
+        }
+    };
+    let options = PgOptions {
+        max_connections: store.pg_pool,
+        ..PgOptions::default()
+    };
+    let db = pg::connect(&url, &options).await.map_err(|err| format!("{err}"))?;
+    pg::migrate(&db).await.map_err(|err| format!("{err}"))?;
+    pg::ensure_check_in_partitions(&db, 1)
+        .await
+        .map_err(|err| format!("{err}"))?;
+    Ok((db, embedded))
+}
+
+async fn close(db: DatabaseConnection, embedded: Option<EmbeddedPostgres>) -> Result<(), AnyError> {
+    db.close().await?;
+    if let Some(embedded) = embedded {
+        embedded.stop().await?;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

@@ -25,6 +25,11 @@ pub enum EmbeddedError {
          unprivileged user to run it as ({0}); or set DATABASE_URL"
     )]
     RootWithoutInstallation(String),
+    #[error(
+        "embedded PostgreSQL: its data directory is in use by server process {0} (another \
+         goalgraph?); stop that one, or point DATABASE_URL at it"
+    )]
+    AlreadyRunning(u32),
 }
 
 /// A running embedded PostgreSQL. Stopped by [`EmbeddedPostgres::stop`] (or on drop).
@@ -77,12 +82,12 @@ impl EmbeddedPostgres {
         }
         let mut server = PostgreSQL::new(settings);
         server.setup().await?;
-        if root.join("data").join("postmaster.pid").exists() {
-            // A previous run died without stopping its server; stop it (or clear its stale
-            // lock) so this start owns the data directory.
-            let _ = server.stop().await;
-            let _ = std::fs::remove_file(root.join("data").join("postmaster.pid"));
+        let pid_file = root.join("data").join("postmaster.pid");
+        if let Some(pid) = running_postmaster(&pid_file) {
+            return Err(EmbeddedError::AlreadyRunning(pid));
         }
+        // A previous run died without stopping its server: clear its stale lock.
+        let _ = std::fs::remove_file(&pid_file);
         server.start().await?;
         Ok(Self { server })
     }
@@ -105,6 +110,13 @@ impl EmbeddedPostgres {
         self.server.stop().await?;
         Ok(())
     }
+}
+
+/// The process id in a `postmaster.pid` lock file, if that process is alive.
+fn running_postmaster(pid_file: &Path) -> Option<u32> {
+    let content = std::fs::read_to_string(pid_file).ok()?;
+    let pid: u32 = content.lines().next()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
 /// The newest installed PostgreSQL: `GOALGRAPH_PG_INSTALL_DIR`, else Debian's layout.

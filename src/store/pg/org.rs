@@ -79,6 +79,11 @@ impl OrgRepo {
         Ok((created, admin))
     }
 
+    /// Whether any tenant exists (a fresh embedded database has none).
+    pub async fn has_tenants(&self) -> StoreResult<bool> {
+        Ok(tenant::Entity::find().one(&self.db).await?.is_some())
+    }
+
     /// The user `id` of `tenant_id`, if any (authentication resolves tokens through this).
     pub async fn user(&self, tenant_id: i64, id: i64) -> StoreResult<Option<user::Model>> {
         Ok(by_ids::<user::Entity>(&self.db, tenant_id, &[id], None).await?.pop())

@@ -1,0 +1,156 @@
+//! Command line and environment configuration. Secrets are read, never printed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// goalgraph: a GraphQL API for goal alignment (OKRs).
+#[derive(Debug, Parser)]
+#[command(name = "goalgraph", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API (starts an embedded PostgreSQL unless DATABASE_URL is set).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Create the check-in partitions for this and the coming fiscal years.
+    Maintain(MaintainArgs),
+    /// Print a bearer token for the playground.
+    Token(TokenArgs),
+    /// Create a tenant with its first admin, and print the admin's token.
+    CreateTenant(CreateTenantArgs),
+    /// Print the GraphQL schema (SDL), or check schema.graphql against it.
+    Schema(SchemaArgs),
+    /// Run the embedded PostgreSQL alone until interrupted, printing its URL.
+    Postgres(PostgresArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// PostgreSQL URL; without it an embedded PostgreSQL keeps its data under --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for embedded databases and generated secrets.
+    #[arg(long, env = "GOALGRAPH_DATA_DIR", default_value = ".goalgraph")]
+    pub data_dir: PathBuf,
+    /// Port of the embedded PostgreSQL (0 picks a free one).
+    #[arg(long, env = "GOALGRAPH_PG_PORT", default_value_t = 0)]
+    pub pg_port: u16,
+    /// Largest number of pooled PostgreSQL connections.
+    #[arg(long, env = "GOALGRAPH_PG_POOL", default_value_t = 16)]
+    pub pg_pool: u32,
+}
+
+/// The secret tokens are signed with.
+#[derive(Debug, Clone, Args)]
+pub struct SecretArgs {
+    /// HS256 secret for bearer tokens; without it one is generated once and kept in
+    /// <data-dir>/jwt-secret.
+    #[arg(long, env = "GOALGRAPH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GOALGRAPH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How many fiscal years ahead to create partitions for.
+    #[arg(long, default_value_t = 2)]
+    pub years_ahead: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Tenant id.
+    #[arg(long)]
+    pub tenant: i64,
+    /// User id.
+    #[arg(long)]
+    pub user: i64,
+    /// admin | manager | member | viewer (never more than the user's own role).
+    #[arg(long, default_value = "admin")]
+    pub role: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub ttl: u64,
+    /// Directory holding the generated secret (when GOALGRAPH_JWT_SECRET is unset).
+    #[arg(long, env = "GOALGRAPH_DATA_DIR", default_value = ".goalgraph")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTenantArgs {
+    /// The tenant's name.
+    #[arg(long)]
+    pub name: String,
+    /// The first admin's name.
+    #[arg(long, default_value = "Admin")]
+    pub admin_name: String,
+    /// The first admin's email.
+    #[arg(long)]
+    pub admin_email: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Compare with this file instead of printing; exit 1 when it differs.
+    #[arg(long)]
+    pub check: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PostgresArgs {
+    /// Directory for the server's data.
+    #[arg(long, default_value = ".goalgraph/postgres")]
+    pub dir: PathBuf,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Write the connection URL (to the `postgres` database) to this file once ready.
+    #[arg(long)]
+    pub url_file: Option<PathBuf>,
+}
+
+/// The token secret: the configured one, else one generated once under `data_dir`.
+pub fn jwt_secret(args: &SecretArgs, data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if let Some(secret) = &args.jwt_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let file = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read(&file)
+        && existing.len() >= 32
+    {
+        return Ok(existing);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let mut secret = [0u8; 48];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut secret)?;
+    std::fs::write(&file, secret)?;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+    Ok(secret.to_vec())
+}
