@@ -41,7 +41,10 @@ impl AppState {
 /// The routes: GraphQL (POST), the offline playground (GET), metrics and health.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(http::playground::page).post(http::graphql::handle))
+        .route(
+            "/graphql",
+            get(http::playground::page).post(http::graphql::handle),
+        )
         .route("/graphiql/{asset}", get(http::playground::asset))
         .route("/metrics", get(http::ops::metrics))
         .route("/healthz", get(http::ops::healthz))

@@ -118,7 +118,10 @@ mod tests {
         let keys = TokenKeys::new(b"secret-one");
         let token = keys.issue(3, 7, Role::Manager, 60);
         let claims = keys.verify(&token).expect("valid");
-        assert_eq!((claims.tenant, claims.sub.as_str(), claims.role.as_str()), (3, "7", "manager"));
+        assert_eq!(
+            (claims.tenant, claims.sub.as_str(), claims.role.as_str()),
+            (3, "7", "manager")
+        );
         assert!(TokenKeys::new(b"secret-two").verify(&token).is_err());
     }
 
@@ -134,7 +137,10 @@ mod tests {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
             .expect("encodes");
-        assert!(matches!(keys.verify(&token), Err(AppError::Unauthenticated(_))));
+        assert!(matches!(
+            keys.verify(&token),
+            Err(AppError::Unauthenticated(_))
+        ));
     }
 
     #[test]

@@ -42,8 +42,15 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let listener = tokio::net::TcpListener::bind(args.bind).await?;
             let address = listener.local_addr()?;
             println!("goalgraph is serving GraphQL at http://{address}/graphql");
-            println!("open that URL in a browser for the playground; get a token with `goalgraph token`");
-            serve(listener, AppState::new(db.clone(), TokenKeys::new(&secret)), shutdown_signal()).await?;
+            println!(
+                "open that URL in a browser for the playground; get a token with `goalgraph token`"
+            );
+            serve(
+                listener,
+                AppState::new(db.clone(), TokenKeys::new(&secret)),
+                shutdown_signal(),
+            )
+            .await?;
             db.close().await?;
             if let Some(embedded) = embedded {
                 embedded.stop().await?;
@@ -67,7 +74,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .parse()
                 .map_err(|_| format!("unknown role {:?}", args.role))?;
             let secret = config::jwt_secret(&args.secret, &args.data_dir)?;
-            println!("{}", TokenKeys::new(&secret).issue(args.tenant, args.user, role, args.ttl));
+            println!(
+                "{}",
+                TokenKeys::new(&secret).issue(args.tenant, args.user, role, args.ttl)
+            );
         }
         Command::CreateTenant(args) => {
             let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
@@ -82,8 +92,14 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .create_tenant(&args.name, admin)
                 .await
                 .map_err(|err| format!("{err}"))?;
-            println!("tenant {} ({}), admin user {}", tenant.id, tenant.name, user.id);
-            println!("{}", TokenKeys::new(&secret).issue(tenant.id, user.id, Role::Admin, 86_400));
+            println!(
+                "tenant {} ({}), admin user {}",
+                tenant.id, tenant.name, user.id
+            );
+            println!(
+                "{}",
+                TokenKeys::new(&secret).issue(tenant.id, user.id, Role::Admin, 86_400)
+            );
             close(db, embedded).await?;
         }
         Command::Schema(args) => {
@@ -137,7 +153,10 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
         "first start: created tenant {} with admin user {}; a token for the playground (24 h):",
         tenant.id, user.id
     );
-    println!("{}", TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400));
+    println!(
+        "{}",
+        TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400)
+    );
     Ok(())
 }
 
@@ -148,7 +167,8 @@ async fn open_store(
     let (url, embedded) = match &store.database_url {
         Some(url) => (url.clone(), None),
         None => {
-            let server = EmbeddedPostgres::start(&store.data_dir.join("postgres"), store.pg_port).await?;
+            let server =
+                EmbeddedPostgres::start(&store.data_dir.join("postgres"), store.pg_port).await?;
             server.ensure_database("goalgraph").await?;
             (server.url("goalgraph"), Some(server))
         }
@@ -157,7 +177,9 @@ async fn open_store(
         max_connections: store.pg_pool,
         ..PgOptions::default()
     };
-    let db = pg::connect(&url, &options).await.map_err(|err| format!("{err}"))?;
+    let db = pg::connect(&url, &options)
+        .await
+        .map_err(|err| format!("{err}"))?;
     pg::migrate(&db).await.map_err(|err| format!("{err}"))?;
     pg::ensure_check_in_partitions(&db, 1)
         .await

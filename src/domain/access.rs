@@ -41,7 +41,12 @@ mod tests {
     use super::*;
 
     fn viewer(role: Role, team_id: Option<i64>) -> Viewer {
-        Viewer { tenant_id: 1, user_id: 10, role, team_id }
+        Viewer {
+            tenant_id: 1,
+            user_id: 10,
+            role,
+            team_id,
+        }
     }
 
     #[test]

@@ -92,10 +92,18 @@ mod tests {
 
     #[test]
     fn garbage_zero_and_negative_ids_are_rejected() {
-        for raw in ["", "!!", "T2JqZWN0aXZl", &URL_SAFE_NO_PAD.encode("Objective:0")] {
+        for raw in [
+            "",
+            "!!",
+            "T2JqZWN0aXZl",
+            &URL_SAFE_NO_PAD.encode("Objective:0"),
+        ] {
             assert_eq!(GlobalId::decode(raw), None, "{raw}");
         }
-        assert_eq!(GlobalId::decode(&URL_SAFE_NO_PAD.encode("Objective:-3")), None);
+        assert_eq!(
+            GlobalId::decode(&URL_SAFE_NO_PAD.encode("Objective:-3")),
+            None
+        );
         assert_eq!(GlobalId::decode(&URL_SAFE_NO_PAD.encode("Planet:3")), None);
     }
 }

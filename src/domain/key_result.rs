@@ -76,9 +76,10 @@ impl KeyResultRange {
 pub fn check_value(kind: KeyResultKind, value: f64) -> Result<f64, DomainError> {
     let value = finite("value", value)?;
     match kind {
-        KeyResultKind::Boolean if value != 0.0 && value != 1.0 => {
-            Err(DomainError::invalid("value", "a boolean key result takes 0 or 1"))
-        }
+        KeyResultKind::Boolean if value != 0.0 && value != 1.0 => Err(DomainError::invalid(
+            "value",
+            "a boolean key result takes 0 or 1",
+        )),
         KeyResultKind::Milestone => Err(DomainError::invalid(
             "value",
             "a milestone key result moves by completing its milestones, not by check-ins",

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn moving_an_objective_under_its_descendant_is_a_cycle() {
         // 9's path to the root is 7 -> 5 -> 1, so 5 cannot go under 9.
-        assert_eq!(check_move(5, 9, &[7, 5, 1]), Err(DomainError::AlignmentCycle));
+        assert_eq!(
+            check_move(5, 9, &[7, 5, 1]),
+            Err(DomainError::AlignmentCycle)
+        );
     }
 
     #[test]

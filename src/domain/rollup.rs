@@ -186,15 +186,39 @@ mod tests {
         let cases: Vec<(&str, KeyResultMeasure, f64)> = vec![
             ("halfway", numeric(0.0, 100.0, Some(50.0)), 0.5),
             ("offset start", numeric(10.0, 110.0, Some(35.0)), 0.25),
-            ("below start clamps to 0", numeric(10.0, 110.0, Some(0.0)), 0.0),
-            ("beyond target clamps to 1", numeric(0.0, 100.0, Some(130.0)), 1.0),
+            (
+                "below start clamps to 0",
+                numeric(10.0, 110.0, Some(0.0)),
+                0.0,
+            ),
+            (
+                "beyond target clamps to 1",
+                numeric(0.0, 100.0, Some(130.0)),
+                1.0,
+            ),
             ("no value yet", numeric(0.0, 100.0, None), 0.0),
-            ("reduction target halfway", numeric(100.0, 50.0, Some(75.0)), 0.5),
-            ("reduction target missed", numeric(100.0, 50.0, Some(120.0)), 0.0),
-            ("reduction target beaten", numeric(100.0, 50.0, Some(10.0)), 1.0),
+            (
+                "reduction target halfway",
+                numeric(100.0, 50.0, Some(75.0)),
+                0.5,
+            ),
+            (
+                "reduction target missed",
+                numeric(100.0, 50.0, Some(120.0)),
+                0.0,
+            ),
+            (
+                "reduction target beaten",
+                numeric(100.0, 50.0, Some(10.0)),
+                1.0,
+            ),
             ("target = start reached", numeric(5.0, 5.0, Some(5.0)), 1.0),
             ("target = start exceeded", numeric(5.0, 5.0, Some(6.0)), 1.0),
-            ("target = start not reached", numeric(5.0, 5.0, Some(4.0)), 0.0),
+            (
+                "target = start not reached",
+                numeric(5.0, 5.0, Some(4.0)),
+                0.0,
+            ),
             ("target = start, no value", numeric(5.0, 5.0, None), 0.0),
             ("boolean done", boolean(Some(1.0)), 1.0),
             ("boolean not done", boolean(Some(0.0)), 0.0),
@@ -205,17 +229,29 @@ mod tests {
         ];
         for (name, measure, expected) in cases {
             let got = key_result_progress(&measure);
-            assert!((got - expected).abs() < 1e-12, "{name}: {got} != {expected}");
+            assert!(
+                (got - expected).abs() < 1e-12,
+                "{name}: {got} != {expected}"
+            );
         }
     }
 
     #[test]
     fn objective_progress_is_the_weighted_mean_of_key_results_and_children() {
         let krs = [
-            Contribution { weight: 1.0, progress: 1.0 },
-            Contribution { weight: 3.0, progress: 0.0 },
+            Contribution {
+                weight: 1.0,
+                progress: 1.0,
+            },
+            Contribution {
+                weight: 3.0,
+                progress: 0.0,
+            },
         ];
-        let kids = [Contribution { weight: 4.0, progress: 0.5 }];
+        let kids = [Contribution {
+            weight: 4.0,
+            progress: 0.5,
+        }];
         assert!((objective_progress(&krs, &kids) - 0.375).abs() < 1e-12);
     }
 
@@ -229,10 +265,26 @@ mod tests {
         assert!(!counts_in_rollup(ObjectiveStatus::Cancelled, false));
         assert!(!counts_in_rollup(ObjectiveStatus::Done, true));
         assert!(counts_in_rollup(ObjectiveStatus::AtRisk, false));
-        let targets = [RollupTarget { id: 1, parent_id: None, key_results: vec![] }];
+        let targets = [RollupTarget {
+            id: 1,
+            parent_id: None,
+            key_results: vec![],
+        }];
         let children = [
-            ChildObjective { id: 2, parent_id: 1, weight: 1.0, counts: true, stored_progress: 0.2 },
-            ChildObjective { id: 3, parent_id: 1, weight: 5.0, counts: false, stored_progress: 1.0 },
+            ChildObjective {
+                id: 2,
+                parent_id: 1,
+                weight: 1.0,
+                counts: true,
+                stored_progress: 0.2,
+            },
+            ChildObjective {
+                id: 3,
+                parent_id: 1,
+                weight: 5.0,
+                counts: false,
+                stored_progress: 1.0,
+            },
         ];
         assert!((recompute(&targets, &children)[&1] - 0.2).abs() < 1e-12);
     }
@@ -247,7 +299,10 @@ mod tests {
                 id,
                 parent_id: (id > 1).then_some(id - 1),
                 key_results: if id == depth {
-                    vec![Contribution { weight: 1.0, progress: 0.8 }]
+                    vec![Contribution {
+                        weight: 1.0,
+                        progress: 0.8,
+                    }]
                 } else {
                     vec![]
                 },
@@ -277,7 +332,11 @@ mod tests {
 
     #[test]
     fn a_child_outside_the_targets_contributes_its_stored_progress() {
-        let targets = [RollupTarget { id: 1, parent_id: None, key_results: vec![] }];
+        let targets = [RollupTarget {
+            id: 1,
+            parent_id: None,
+            key_results: vec![],
+        }];
         let children = [ChildObjective {
             id: 2,
             parent_id: 1,

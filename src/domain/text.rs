@@ -24,7 +24,10 @@ pub fn optional_text(field: &'static str, raw: &str, max: usize) -> Result<Strin
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
     {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -67,7 +70,10 @@ mod tests {
 
     #[test]
     fn titles_are_trimmed_and_must_not_be_blank() {
-        assert_eq!(required_text("title", "  Grow  ", 10).as_deref(), Ok("Grow"));
+        assert_eq!(
+            required_text("title", "  Grow  ", 10).as_deref(),
+            Ok("Grow")
+        );
         assert!(required_text("title", "   ", 10).is_err());
         assert!(required_text("title", "x".repeat(11).as_str(), 10).is_err());
         assert!(required_text("title", "a\u{0}b", 10).is_err());

@@ -67,7 +67,10 @@ where
 /// Decodes a client-supplied ID that must name a `kind`.
 pub fn decode_id(raw: &async_graphql::ID, kind: NodeKind, field: &'static str) -> AppResult<i64> {
     GlobalId::decode_as(raw, kind).ok_or_else(|| {
-        AppError::bad_input(field, format!("{field} is not a valid {} ID", kind.as_str()))
+        AppError::bad_input(
+            field,
+            format!("{field} is not a valid {} ID", kind.as_str()),
+        )
     })
 }
 

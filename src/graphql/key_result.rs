@@ -73,7 +73,9 @@ impl KeyResult {
 
     /// The objective it measures.
     async fn objective(&self, ctx: &Context<'_>) -> AppResult<Option<Objective>> {
-        Ok(load_one::<ObjectiveById, _>(ctx, self.0.objective_id).await?.map(Objective))
+        Ok(load_one::<ObjectiveById, _>(ctx, self.0.objective_id)
+            .await?
+            .map(Objective))
     }
 
     /// Who reports on it.
@@ -94,8 +96,7 @@ impl KeyResult {
             return Err(AppError::bad_input(
                 "last",
                 format!("last must be between 1 and {MAX_CHECK_INS}"),
-            )
-            .into());
+            ));
         }
         let key = CheckInsKey {
             key_result_id: self.0.id,
@@ -138,6 +139,8 @@ impl CheckIn {
 
     /// Who reported it.
     async fn author(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        Ok(load_one::<UserById, _>(ctx, self.0.author_id).await?.map(User))
+        Ok(load_one::<UserById, _>(ctx, self.0.author_id)
+            .await?
+            .map(User))
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::context::{encode_id, load_one};
 use super::key_result::KeyResult;
-use crate::error::AppResult;
 use crate::domain::global_id::NodeKind;
+use crate::error::AppResult;
 use crate::loaders::KeyResultById;
 use crate::store::pg::entity::milestone;
 

@@ -33,7 +33,10 @@ pub fn build_schema(stores: Stores) -> GoalSchema {
 
 /// The schema's SDL as committed in `schema.graphql` (types sorted, so diffs are stable).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
-        .finish();
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields().sorted_enum_items())
+    let schema = Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription).finish();
+    schema.sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_enum_items(),
+    )
 }

@@ -29,12 +29,24 @@ pub async fn resolve(ctx: &Context<'_>, raw: &str) -> AppResult<Option<Node>> {
         return Ok(None);
     };
     Ok(match kind {
-        NodeKind::Objective => load_one::<ObjectiveById, _>(ctx, id).await?.map(|m| Node::Objective(Objective(m))),
-        NodeKind::KeyResult => load_one::<KeyResultById, _>(ctx, id).await?.map(|m| Node::KeyResult(KeyResult(m))),
-        NodeKind::Milestone => load_one::<MilestoneById, _>(ctx, id).await?.map(|m| Node::Milestone(Milestone(m))),
-        NodeKind::Team => load_one::<TeamById, _>(ctx, id).await?.map(|m| Node::Team(Team(m))),
-        NodeKind::Cycle => load_one::<CycleById, _>(ctx, id).await?.map(|m| Node::Cycle(Cycle(m))),
-        NodeKind::User => load_one::<UserById, _>(ctx, id).await?.map(|m| Node::User(User(m))),
+        NodeKind::Objective => load_one::<ObjectiveById, _>(ctx, id)
+            .await?
+            .map(|m| Node::Objective(Objective(m))),
+        NodeKind::KeyResult => load_one::<KeyResultById, _>(ctx, id)
+            .await?
+            .map(|m| Node::KeyResult(KeyResult(m))),
+        NodeKind::Milestone => load_one::<MilestoneById, _>(ctx, id)
+            .await?
+            .map(|m| Node::Milestone(Milestone(m))),
+        NodeKind::Team => load_one::<TeamById, _>(ctx, id)
+            .await?
+            .map(|m| Node::Team(Team(m))),
+        NodeKind::Cycle => load_one::<CycleById, _>(ctx, id)
+            .await?
+            .map(|m| Node::Cycle(Cycle(m))),
+        NodeKind::User => load_one::<UserById, _>(ctx, id)
+            .await?
+            .map(|m| Node::User(User(m))),
         // Check-ins are entries of a key result's history, reached through it.
         NodeKind::CheckIn => None,
     })

@@ -86,7 +86,9 @@ impl Objective {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(load_one::<ObjectiveById, _>(ctx, parent_id).await?.map(Objective))
+        Ok(load_one::<ObjectiveById, _>(ctx, parent_id)
+            .await?
+            .map(Objective))
     }
 
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
@@ -110,8 +112,7 @@ impl Objective {
             return Err(AppError::bad_input(
                 "maxDepth",
                 format!("maxDepth must be between 1 and {MAX_TREE_DEPTH}"),
-            )
-            .into());
+            ));
         }
         let key = SubtreeKey {
             root_id: self.0.id,
@@ -168,7 +169,9 @@ impl Objective {
 
     /// The person accountable for it.
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        Ok(load_one::<UserById, _>(ctx, self.0.owner_id).await?.map(User))
+        Ok(load_one::<UserById, _>(ctx, self.0.owner_id)
+            .await?
+            .map(User))
     }
 
     /// The planning period it belongs to.

@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 
 use super::context::{encode_id, load_one};
 use super::enums::{Role, TeamKind, stored};
-use crate::error::AppResult;
 use crate::domain::global_id::NodeKind;
+use crate::error::AppResult;
 use crate::loaders::{SubTeamsOf, TeamById, UsersOfTeam};
 use crate::store::pg::entity::{cycle, team, user};
 

@@ -56,7 +56,10 @@ impl QueryRoot {
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<Option<Node>>> {
         viewer(ctx)?;
         if ids.len() > MAX_PAGE_SIZE as usize {
-            return Err(AppError::bad_input("ids", format!("at most {MAX_PAGE_SIZE} ids")).into());
+            return Err(AppError::bad_input(
+                "ids",
+                format!("at most {MAX_PAGE_SIZE} ids"),
+            ));
         }
         let lookups = ids.iter().map(|id| node::resolve(ctx, id));
         let found = futures::future::try_join_all(lookups).await?;
@@ -66,7 +69,9 @@ impl QueryRoot {
     /// The caller.
     async fn viewer(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         let viewer = viewer(ctx)?;
-        Ok(load_one::<UserById, _>(ctx, viewer.user_id).await?.map(User))
+        Ok(load_one::<UserById, _>(ctx, viewer.user_id)
+            .await?
+            .map(User))
     }
 
     /// One objective; null when it does not exist or is hidden from you.
@@ -93,8 +98,7 @@ impl QueryRoot {
         let rows = stores(ctx)
             .objectives
             .page(&viewer, &store_filter, page.after, page.fetch_limit())
-            .await
-            ?;
+            .await?;
         Ok(page.connection(rows, |o| o.id, Objective))
     }
 
@@ -120,8 +124,7 @@ impl QueryRoot {
         let rows = stores(ctx)
             .org
             .teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit())
-            .await
-            ?;
+            .await?;
         Ok(page.connection(rows, |t| t.id, Team))
     }
 
@@ -137,8 +140,7 @@ impl QueryRoot {
         let rows = stores(ctx)
             .org
             .users_page(viewer.tenant_id, page.after, page.fetch_limit())
-            .await
-            ?;
+            .await?;
         Ok(page.connection(rows, |u| u.id, User))
     }
 
@@ -148,8 +150,7 @@ impl QueryRoot {
         let rows = stores(ctx)
             .org
             .cycles(viewer.tenant_id, MAX_PAGE_SIZE as u64)
-            .await
-            ?;
+            .await?;
         Ok(rows.into_iter().map(Cycle).collect())
     }
 }
@@ -161,13 +162,9 @@ async fn into_store_filter(
 ) -> AppResult<StoreFilter> {
     let team_id = decode_opt(filter.team_id.as_ref(), NodeKind::Team, "teamId")?;
     let team_ids = match team_id {
-        Some(team) if filter.include_sub_teams => Some(
-            stores(ctx)
-                .org
-                .team_subtree_ids(tenant_id, team)
-                .await
-                ?,
-        ),
+        Some(team) if filter.include_sub_teams => {
+            Some(stores(ctx).org.team_subtree_ids(tenant_id, team).await?)
+        }
         Some(team) => Some(vec![team]),
         None => None,
     };

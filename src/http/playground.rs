@@ -8,10 +8,26 @@ use axum::response::{Html, IntoResponse, Response};
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
 const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("graphiql.min.css", "text/css", include_bytes!("../../assets/graphiql/graphiql.min.css")),
-    ("graphiql.min.js", "text/javascript", include_bytes!("../../assets/graphiql/graphiql.min.js")),
-    ("react.production.min.js", "text/javascript", include_bytes!("../../assets/graphiql/react.production.min.js")),
-    ("react-dom.production.min.js", "text/javascript", include_bytes!("../../assets/graphiql/react-dom.production.min.js")),
+    (
+        "graphiql.min.css",
+        "text/css",
+        include_bytes!("../../assets/graphiql/graphiql.min.css"),
+    ),
+    (
+        "graphiql.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/graphiql.min.js"),
+    ),
+    (
+        "react.production.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
+    ),
 ];
 
 /// The playground page.

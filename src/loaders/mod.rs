@@ -47,9 +47,13 @@ impl Stores {
 }
 
 /// Adds every loader, scoped to `viewer`, to a request's data.
-pub fn register(request: async_graphql::Request, stores: &Stores, viewer: Viewer) -> async_graphql::Request {
+pub fn register(
+    request: async_graphql::Request,
+    stores: &Stores,
+    viewer: Viewer,
+) -> async_graphql::Request {
     fn loader<T>(inner: T) -> DataLoader<T> {
-        DataLoader::new(inner, |fut| spawn_in_request(fut))
+        DataLoader::new(inner, spawn_in_request)
     }
     let s = stores;
     request

@@ -33,15 +33,60 @@ macro_rules! objective_loader {
     };
 }
 
-objective_loader!(ObjectiveById, objectives, ObjectiveRepo, "Visible objectives by id.");
-objective_loader!(ChildrenOf, objectives, ObjectiveRepo, "Visible, unarchived children by parent id.");
-objective_loader!(DescendantsOf, objectives, ObjectiveRepo, "Subtrees by (root id, max depth).");
-objective_loader!(AncestorsOf, objectives, ObjectiveRepo, "Paths to the root by objective id.");
-objective_loader!(KeyResultsOf, key_results, KeyResultRepo, "Key results by objective id.");
-objective_loader!(KeyResultById, key_results, KeyResultRepo, "Visible key results by id.");
-objective_loader!(CheckInsOf, key_results, KeyResultRepo, "Latest check-ins by (key result id, count).");
-objective_loader!(MilestonesOf, milestones, MilestoneRepo, "Milestones by objective id.");
-objective_loader!(MilestoneById, milestones, MilestoneRepo, "Visible milestones by id.");
+objective_loader!(
+    ObjectiveById,
+    objectives,
+    ObjectiveRepo,
+    "Visible objectives by id."
+);
+objective_loader!(
+    ChildrenOf,
+    objectives,
+    ObjectiveRepo,
+    "Visible, unarchived children by parent id."
+);
+objective_loader!(
+    DescendantsOf,
+    objectives,
+    ObjectiveRepo,
+    "Subtrees by (root id, max depth)."
+);
+objective_loader!(
+    AncestorsOf,
+    objectives,
+    ObjectiveRepo,
+    "Paths to the root by objective id."
+);
+objective_loader!(
+    KeyResultsOf,
+    key_results,
+    KeyResultRepo,
+    "Key results by objective id."
+);
+objective_loader!(
+    KeyResultById,
+    key_results,
+    KeyResultRepo,
+    "Visible key results by id."
+);
+objective_loader!(
+    CheckInsOf,
+    key_results,
+    KeyResultRepo,
+    "Latest check-ins by (key result id, count)."
+);
+objective_loader!(
+    MilestonesOf,
+    milestones,
+    MilestoneRepo,
+    "Milestones by objective id."
+);
+objective_loader!(
+    MilestoneById,
+    milestones,
+    MilestoneRepo,
+    "Visible milestones by id."
+);
 
 impl Loader<i64> for ObjectiveById {
     type Value = objective::Model;
@@ -83,7 +128,8 @@ impl Loader<SubtreeKey> for DescendantsOf {
         let mut out = HashMap::new();
         for (max_depth, keys) in by_depth {
             let roots: Vec<i64> = keys.iter().map(|key| key.root_id).collect();
-            let entries = tree::descendants(self.repo.db(), &self.viewer, &roots, max_depth).await?;
+            let entries =
+                tree::descendants(self.repo.db(), &self.viewer, &roots, max_depth).await?;
             for (root_id, entries) in grouped(entries, |entry| entry.start_id) {
                 out.insert(SubtreeKey { root_id, max_depth }, entries);
             }
@@ -148,7 +194,13 @@ impl Loader<CheckInsKey> for CheckInsOf {
                 .latest_check_ins(self.viewer.tenant_id, &ids, limit)
                 .await?;
             for (key_result_id, rows) in grouped(rows, |c| c.key_result_id) {
-                out.insert(CheckInsKey { key_result_id, limit }, rows);
+                out.insert(
+                    CheckInsKey {
+                        key_result_id,
+                        limit,
+                    },
+                    rows,
+                );
             }
         }
         Ok(out)

@@ -50,7 +50,10 @@ impl Loader<i64> for SubTeamsOf {
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = self.repo.teams_by_parents(self.viewer.tenant_id, keys).await?;
+        let rows = self
+            .repo
+            .teams_by_parents(self.viewer.tenant_id, keys)
+            .await?;
         Ok(grouped(rows, |t| t.parent_id.unwrap_or_default()))
     }
 }
@@ -70,7 +73,10 @@ impl Loader<i64> for UsersOfTeam {
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = self.repo.users_by_teams(self.viewer.tenant_id, keys).await?;
+        let rows = self
+            .repo
+            .users_by_teams(self.viewer.tenant_id, keys)
+            .await?;
         Ok(grouped(rows, |u| u.team_id.unwrap_or_default()))
     }
 }

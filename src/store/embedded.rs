@@ -130,7 +130,10 @@ fn find_installation() -> Option<PathBuf> {
         .filter_map(|entry| {
             let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
             let dir = entry.path();
-            dir.join("bin").join("initdb").exists().then_some((major, dir))
+            dir.join("bin")
+                .join("initdb")
+                .exists()
+                .then_some((major, dir))
         })
         .collect();
     majors.sort();
@@ -145,15 +148,17 @@ fn process_is_root() -> std::io::Result<bool> {
 fn unprivileged_user() -> Option<RunAs> {
     let wanted = std::env::var("GOALGRAPH_PG_RUN_AS").unwrap_or_else(|_| "postgres".into());
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 3 && fields[0] == wanted).then(|| RunAs {
-            name: wanted.clone(),
-            uid: fields[2].parse().unwrap_or(0),
-            gid: fields[3].parse().unwrap_or(0),
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() > 3 && fields[0] == wanted).then(|| RunAs {
+                name: wanted.clone(),
+                uid: fields[2].parse().unwrap_or(0),
+                gid: fields[3].parse().unwrap_or(0),
+            })
         })
-    })
-    .filter(|user| user.uid != 0)
+        .filter(|user| user.uid != 0)
 }
 
 /// Makes `root` (and everything already in it) belong to the server's user.

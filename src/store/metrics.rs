@@ -97,7 +97,10 @@ mod tests {
                     .expect("task ran");
             })
             .await;
-        other.clone().scope(async { record_sql_statement(true) }).await;
+        other
+            .clone()
+            .scope(async { record_sql_statement(true) })
+            .await;
         assert_eq!(counters.sql_statements(), 2);
         assert_eq!(other.sql_statements(), 1);
     }

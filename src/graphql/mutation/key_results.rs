@@ -165,10 +165,18 @@ impl KeyResultMutations {
             owner_id: match &input.owner_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(raw) => Some(Some(decode_id(raw, NodeKind::User, "ownerId")?)),
+                MaybeUndefined::Value(raw) => {
+                    Some(Some(decode_id(raw, NodeKind::User, "ownerId")?))
+                }
             },
-            start: input.start_value.map(|v| finite("startValue", v)).transpose()?,
-            target: input.target_value.map(|v| finite("targetValue", v)).transpose()?,
+            start: input
+                .start_value
+                .map(|v| finite("startValue", v))
+                .transpose()?,
+            target: input
+                .target_value
+                .map(|v| finite("targetValue", v))
+                .transpose()?,
             weight: input.weight.map(|w| weight("weight", w)).transpose()?,
         };
         let updated = stores(ctx).key_results.update(&viewer, id, patch).await?;
@@ -194,7 +202,10 @@ impl KeyResultMutations {
         let command = NewCheckIn {
             key_result_id: decode_id(&input.key_result_id, NodeKind::KeyResult, "keyResultId")?,
             value: finite("value", input.value)?,
-            confidence: input.confidence.map(|c| confidence("confidence", c)).transpose()?,
+            confidence: input
+                .confidence
+                .map(|c| confidence("confidence", c))
+                .transpose()?,
         };
         let (recorded, key_result) = stores(ctx).key_results.check_in(&viewer, command).await?;
         let objective = load_one::<ObjectiveById, _>(ctx, key_result.objective_id)
@@ -216,7 +227,11 @@ impl KeyResultMutations {
         let viewer = authorized(ctx, Role::can_write_goals, "create milestones")?;
         let command = NewMilestone {
             objective_id: decode_id(&input.objective_id, NodeKind::Objective, "objectiveId")?,
-            key_result_id: decode_opt(input.key_result_id.as_ref(), NodeKind::KeyResult, "keyResultId")?,
+            key_result_id: decode_opt(
+                input.key_result_id.as_ref(),
+                NodeKind::KeyResult,
+                "keyResultId",
+            )?,
             title: title(&input.title)?,
             due_on: input.due_on,
         };
@@ -259,4 +274,3 @@ impl KeyResultMutations {
         })
     }
 }
-

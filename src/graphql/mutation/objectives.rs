@@ -119,17 +119,12 @@ impl ObjectiveMutations {
                 .unwrap_or(viewer.user_id),
             cycle_id: decode_opt(input.cycle_id.as_ref(), NodeKind::Cycle, "cycleId")?,
             title: required_text("title", &input.title, TITLE_MAX)?,
-            description: optional_text("description", &input.description, DESCRIPTION_MAX)
-                ?,
+            description: optional_text("description", &input.description, DESCRIPTION_MAX)?,
             status: input.status.unwrap_or(ObjectiveStatus::Draft).into(),
             visibility: input.visibility.unwrap_or(Visibility::Public).into(),
             weight: weight("weight", input.weight.unwrap_or(1.0))?,
         };
-        let created = stores(ctx)
-            .objectives
-            .create(&viewer, command)
-            .await
-            ?;
+        let created = stores(ctx).objectives.create(&viewer, command).await?;
         Ok(payload(created))
     }
 
@@ -145,30 +140,20 @@ impl ObjectiveMutations {
             title: input
                 .title
                 .map(|t| required_text("title", &t, TITLE_MAX))
-                .transpose()
-                ?,
+                .transpose()?,
             description: input
                 .description
                 .map(|d| optional_text("description", &d, DESCRIPTION_MAX))
-                .transpose()
-                ?,
+                .transpose()?,
             status: input.status.map(Into::into),
             visibility: input.visibility.map(Into::into),
-            weight: input
-                .weight
-                .map(|w| weight("weight", w))
-                .transpose()
-                ?,
+            weight: input.weight.map(|w| weight("weight", w)).transpose()?,
             owner_id: decode_opt(input.owner_id.as_ref(), NodeKind::User, "ownerId")?,
             team_id: maybe_id(&input.team_id, NodeKind::Team, "teamId")?,
             cycle_id: maybe_id(&input.cycle_id, NodeKind::Cycle, "cycleId")?,
             expected_version: input.expected_version,
         };
-        let updated = stores(ctx)
-            .objectives
-            .update(&viewer, id, patch)
-            .await
-            ?;
+        let updated = stores(ctx).objectives.update(&viewer, id, patch).await?;
         Ok(payload(updated))
     }
 
@@ -181,12 +166,15 @@ impl ObjectiveMutations {
     ) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "move objectives")?;
         let id = decode_id(&input.id, NodeKind::Objective, "id")?;
-        let new_parent = decode_opt(input.new_parent_id.as_ref(), NodeKind::Objective, "newParentId")?;
+        let new_parent = decode_opt(
+            input.new_parent_id.as_ref(),
+            NodeKind::Objective,
+            "newParentId",
+        )?;
         let moved = stores(ctx)
             .objectives
             .move_to(&viewer, id, new_parent, input.expected_version)
-            .await
-            ?;
+            .await?;
         Ok(payload(moved))
     }
 
@@ -194,11 +182,7 @@ impl ObjectiveMutations {
     async fn archive_objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "archive objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
-        let archived = stores(ctx)
-            .objectives
-            .archive(&viewer, id)
-            .await
-            ?;
+        let archived = stores(ctx).objectives.archive(&viewer, id).await?;
         Ok(payload(archived))
     }
 
@@ -207,11 +191,7 @@ impl ObjectiveMutations {
     async fn delete_objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<DeletePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "delete objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
-        let deleted = stores(ctx)
-            .objectives
-            .delete(&viewer, id)
-            .await
-            ?;
+        let deleted = stores(ctx).objectives.delete(&viewer, id).await?;
         Ok(DeletePayload {
             deleted_id: encode_id(NodeKind::Objective, deleted.id),
         })

@@ -96,7 +96,11 @@ pub struct OrgMutations;
 #[Object]
 impl OrgMutations {
     /// Adds an org unit (managers and admins).
-    async fn create_team(&self, ctx: &Context<'_>, input: CreateTeamInput) -> AppResult<TeamPayload> {
+    async fn create_team(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTeamInput,
+    ) -> AppResult<TeamPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage teams")?;
         let command = NewTeam {
             name: name(&input.name)?,
@@ -104,11 +108,17 @@ impl OrgMutations {
             parent_id: decode_opt(input.parent_id.as_ref(), NodeKind::Team, "parentId")?,
         };
         let created = stores(ctx).org.create_team(&viewer, command).await?;
-        Ok(TeamPayload { team: Team(created) })
+        Ok(TeamPayload {
+            team: Team(created),
+        })
     }
 
     /// Renames, re-levels or re-parents an org unit (managers and admins).
-    async fn update_team(&self, ctx: &Context<'_>, input: UpdateTeamInput) -> AppResult<TeamPayload> {
+    async fn update_team(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTeamInput,
+    ) -> AppResult<TeamPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage teams")?;
         let id = decode_id(&input.id, NodeKind::Team, "id")?;
         let patch = TeamPatch {
@@ -117,15 +127,23 @@ impl OrgMutations {
             parent_id: match &input.parent_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(raw) => Some(Some(decode_id(raw, NodeKind::Team, "parentId")?)),
+                MaybeUndefined::Value(raw) => {
+                    Some(Some(decode_id(raw, NodeKind::Team, "parentId")?))
+                }
             },
         };
         let updated = stores(ctx).org.update_team(&viewer, id, patch).await?;
-        Ok(TeamPayload { team: Team(updated) })
+        Ok(TeamPayload {
+            team: Team(updated),
+        })
     }
 
     /// Adds a planning cycle (managers and admins).
-    async fn create_cycle(&self, ctx: &Context<'_>, input: CreateCycleInput) -> AppResult<CyclePayload> {
+    async fn create_cycle(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCycleInput,
+    ) -> AppResult<CyclePayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage cycles")?;
         if input.ends_on < input.starts_on {
             return Err(DomainError::invalid("endsOn", "must not be before startsOn").into());
@@ -141,11 +159,17 @@ impl OrgMutations {
             fiscal_year,
         };
         let created = stores(ctx).org.create_cycle(&viewer, command).await?;
-        Ok(CyclePayload { cycle: Cycle(created) })
+        Ok(CyclePayload {
+            cycle: Cycle(created),
+        })
     }
 
     /// Adds a user to your tenant (admins).
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> AppResult<UserPayload> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> AppResult<UserPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_users, "manage users")?;
         let email = required_text("email", &input.email, 320)?;
         if !email.contains('@') || email.len() < 3 {
@@ -158,6 +182,8 @@ impl OrgMutations {
             team_id: decode_opt(input.team_id.as_ref(), NodeKind::Team, "teamId")?,
         };
         let created = stores(ctx).org.create_user(&viewer, command).await?;
-        Ok(UserPayload { user: User(created) })
+        Ok(UserPayload {
+            user: User(created),
+        })
     }
 }

@@ -69,9 +69,15 @@ impl KeyResultRepo {
                  FROM check_ins c WHERE c.tenant_id = $1 AND c.key_result_id = ANY($2) \
              ) ranked WHERE rank <= $3 \
              ORDER BY key_result_id, created_at DESC, id DESC",
-            [tenant_id.into(), key_result_ids.to_vec().into(), limit.into()],
+            [
+                tenant_id.into(),
+                key_result_ids.to_vec().into(),
+                limit.into(),
+            ],
         );
-        Ok(check_in::Model::find_by_statement(statement).all(&self.db).await?)
+        Ok(check_in::Model::find_by_statement(statement)
+            .all(&self.db)
+            .await?)
     }
 
     /// Adds a key result to a visible objective.
@@ -211,7 +217,9 @@ async fn visible_key_results(
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), ids.to_vec().into()];
     values.extend(visibility::params(viewer));
-    Ok(key_result::Model::find_by_statement(sql(&text, values)).all(db).await?)
+    Ok(key_result::Model::find_by_statement(sql(&text, values))
+        .all(db)
+        .await?)
 }
 
 /// The key result `id` if its objective is visible to `viewer`, else `NotFound`.

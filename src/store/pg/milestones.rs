@@ -10,8 +10,8 @@ use sea_orm::{
 use super::entity::milestone;
 use super::key_results::visible_key_result;
 use super::objectives::visible_one;
-use super::scoped::{begin_tenant_write, by_ids, grouped_by};
 use super::rollup;
+use super::scoped::{begin_tenant_write, by_ids, grouped_by};
 use crate::domain::access::Viewer;
 use crate::store::{StoreError, StoreResult};
 

@@ -9,13 +9,16 @@ pub mod org;
 pub mod outbox;
 pub mod rollup;
 pub mod scoped;
+pub mod seed;
 pub mod tree;
 pub mod visibility;
 
 use std::time::Duration;
 
 use migration::MigratorTrait as _;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
 
 use super::StoreResult;
 use super::metrics::record_sql_statement;

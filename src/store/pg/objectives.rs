@@ -58,8 +58,13 @@ impl ObjectiveRepo {
         viewer: &Viewer,
         ids: &[i64],
     ) -> StoreResult<Vec<objective::Model>> {
-        by_ids::<objective::Entity>(&self.db, viewer.tenant_id, ids, Some(visibility::condition(viewer)))
-            .await
+        by_ids::<objective::Entity>(
+            &self.db,
+            viewer.tenant_id,
+            ids,
+            Some(visibility::condition(viewer)),
+        )
+        .await
     }
 
     /// The visible, unarchived children of each of `parent_ids`, in id order.
@@ -142,8 +147,14 @@ impl ObjectiveRepo {
         if let Some(parent) = command.parent_id {
             visible_one(&txn, viewer, parent, "parentId").await?;
         }
-        check_references(&txn, viewer.tenant_id, Some(command.owner_id), command.team_id, command.cycle_id)
-            .await?;
+        check_references(
+            &txn,
+            viewer.tenant_id,
+            Some(command.owner_id),
+            command.team_id,
+            command.cycle_id,
+        )
+        .await?;
         let created = objective::ActiveModel {
             tenant_id: Set(viewer.tenant_id),
             parent_id: Set(command.parent_id),
@@ -160,8 +171,12 @@ impl ObjectiveRepo {
         .insert(&txn)
         .await?;
         record_objective(&txn, ObjectiveEvent::Created, &created, json!({})).await?;
-        rollup::refresh(&txn, viewer.tenant_id, &created.parent_id.into_iter().collect::<Vec<_>>())
-            .await?;
+        rollup::refresh(
+            &txn,
+            viewer.tenant_id,
+            &created.parent_id.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
         txn.commit().await?;
         Ok(created)
     }
@@ -217,7 +232,12 @@ impl ObjectiveRepo {
         let updated = active.update(&txn).await?;
         record_objective(&txn, ObjectiveEvent::Updated, &updated, json!({})).await?;
         // Weight and status feed the parent's roll-up.
-        rollup::refresh(&txn, viewer.tenant_id, &parent_id.into_iter().collect::<Vec<_>>()).await?;
+        rollup::refresh(
+            &txn,
+            viewer.tenant_id,
+            &parent_id.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -281,7 +301,12 @@ impl ObjectiveRepo {
         active.updated_at = Set(Utc::now());
         let archived = active.update(&txn).await?;
         record_objective(&txn, ObjectiveEvent::Archived, &archived, json!({})).await?;
-        rollup::refresh(&txn, viewer.tenant_id, &parent_id.into_iter().collect::<Vec<_>>()).await?;
+        rollup::refresh(
+            &txn,
+            viewer.tenant_id,
+            &parent_id.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
         txn.commit().await?;
         Ok(archived)
     }
@@ -308,8 +333,12 @@ impl ObjectiveRepo {
             .exec(&txn)
             .await?;
         record_objective(&txn, ObjectiveEvent::Deleted, &current, json!({})).await?;
-        rollup::refresh(&txn, viewer.tenant_id, &current.parent_id.into_iter().collect::<Vec<_>>())
-            .await?;
+        rollup::refresh(
+            &txn,
+            viewer.tenant_id,
+            &current.parent_id.into_iter().collect::<Vec<_>>(),
+        )
+        .await?;
         txn.commit().await?;
         Ok(current)
     }
@@ -323,10 +352,15 @@ pub(crate) async fn visible_one(
     id: i64,
     field: &'static str,
 ) -> StoreResult<objective::Model> {
-    by_ids::<objective::Entity>(db, viewer.tenant_id, &[id], Some(visibility::condition(viewer)))
-        .await?
-        .pop()
-        .ok_or(StoreError::NotFound(field))
+    by_ids::<objective::Entity>(
+        db,
+        viewer.tenant_id,
+        &[id],
+        Some(visibility::condition(viewer)),
+    )
+    .await?
+    .pop()
+    .ok_or(StoreError::NotFound(field))
 }
 
 async fn check_references(

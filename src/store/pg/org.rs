@@ -86,7 +86,9 @@ impl OrgRepo {
 
     /// The user `id` of `tenant_id`, if any (authentication resolves tokens through this).
     pub async fn user(&self, tenant_id: i64, id: i64) -> StoreResult<Option<user::Model>> {
-        Ok(by_ids::<user::Entity>(&self.db, tenant_id, &[id], None).await?.pop())
+        Ok(by_ids::<user::Entity>(&self.db, tenant_id, &[id], None)
+            .await?
+            .pop())
     }
 
     pub async fn users_by_ids(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<user::Model>> {
@@ -112,7 +114,11 @@ impl OrgRepo {
         if let Some(after) = after {
             query = query.filter(user::Column::Id.gt(after));
         }
-        Ok(query.order_by_asc(user::Column::Id).limit(limit).all(&self.db).await?)
+        Ok(query
+            .order_by_asc(user::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
     }
 
     /// Adds a user to the viewer's tenant.
@@ -133,8 +139,14 @@ impl OrgRepo {
         tenant_id: i64,
         parent_ids: &[i64],
     ) -> StoreResult<Vec<team::Model>> {
-        grouped_by::<team::Entity>(&self.db, tenant_id, team::Column::ParentId, parent_ids, None)
-            .await
+        grouped_by::<team::Entity>(
+            &self.db,
+            tenant_id,
+            team::Column::ParentId,
+            parent_ids,
+            None,
+        )
+        .await
     }
 
     /// Up to `limit` teams of the tenant with ids after `after`; `roots_only` keeps top-level
@@ -153,16 +165,22 @@ impl OrgRepo {
         if let Some(after) = after {
             query = query.filter(team::Column::Id.gt(after));
         }
-        Ok(query.order_by_asc(team::Column::Id).limit(limit).all(&self.db).await?)
+        Ok(query
+            .order_by_asc(team::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
     }
 
     /// The ids of `team_id` and all its sub-teams.
     pub async fn team_subtree_ids(&self, tenant_id: i64, team_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(tree::team_subtrees(&self.db, tenant_id, &[team_id], i32::MAX)
-            .await?
-            .into_iter()
-            .map(|entry| entry.team.id)
-            .collect())
+        Ok(
+            tree::team_subtrees(&self.db, tenant_id, &[team_id], i32::MAX)
+                .await?
+                .into_iter()
+                .map(|entry| entry.team.id)
+                .collect(),
+        )
     }
 
     /// Adds a team under an existing one (or at the top).
@@ -217,7 +235,11 @@ impl OrgRepo {
         Ok(updated)
     }
 
-    pub async fn cycles_by_ids(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<cycle::Model>> {
+    pub async fn cycles_by_ids(
+        &self,
+        tenant_id: i64,
+        ids: &[i64],
+    ) -> StoreResult<Vec<cycle::Model>> {
         by_ids::<cycle::Entity>(&self.db, tenant_id, ids, None).await
     }
 
@@ -234,7 +256,11 @@ impl OrgRepo {
 
     /// Adds a planning cycle; names are unique within a tenant.
     #[tracing::instrument(skip(self, viewer, command), fields(tenant = viewer.tenant_id))]
-    pub async fn create_cycle(&self, viewer: &Viewer, command: NewCycle) -> StoreResult<cycle::Model> {
+    pub async fn create_cycle(
+        &self,
+        viewer: &Viewer,
+        command: NewCycle,
+    ) -> StoreResult<cycle::Model> {
         cycle::ActiveModel {
             tenant_id: Set(viewer.tenant_id),
             name: Set(command.name),

@@ -100,10 +100,13 @@ pub async fn refresh(
         if progress != kr.progress {
             kr_updates.push((kr.id, progress));
         }
-        contributions.entry(kr.objective_id).or_default().push(Contribution {
-            weight: kr.weight,
-            progress,
-        });
+        contributions
+            .entry(kr.objective_id)
+            .or_default()
+            .push(Contribution {
+                weight: kr.weight,
+                progress,
+            });
     }
     let targets: Vec<RollupTarget> = chain
         .iter()
@@ -167,5 +170,99 @@ async fn write_progress(
         params,
     ))
     .await?;
+    Ok(())
+}
+
+/// Progress of every objective and key result of a tenant, recomputed from scratch from key
+/// result values and milestones, ignoring every stored progress.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FullRollup {
+    pub objectives: HashMap<i64, f64>,
+    pub key_results: HashMap<i64, f64>,
+}
+
+/// Recomputes the whole tenant's roll-ups without reading stored progress (for audits, tests
+/// and bulk loads; a write refreshes only its chain through [`refresh`]).
+pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<FullRollup> {
+    let key_results = KeyResultRow::find_by_statement(sql(
+        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
+                kr.current_value, kr.weight, kr.progress, \
+                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
+         FROM key_results kr \
+         LEFT JOIN ( \
+             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
+             FROM milestones WHERE tenant_id = $1 AND key_result_id IS NOT NULL \
+             GROUP BY key_result_id \
+         ) m ON m.key_result_id = kr.id \
+         WHERE kr.tenant_id = $1",
+        [tenant_id.into()],
+    ))
+    .all(db)
+    .await?;
+    let objectives = ChildRow::find_by_statement(sql(
+        "SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status, \
+                archived_at IS NOT NULL AS archived, progress \
+         FROM objectives WHERE tenant_id = $1",
+        [tenant_id.into()],
+    ))
+    .all(db)
+    .await?;
+    let mut full = FullRollup::default();
+    let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
+    for kr in &key_results {
+        let progress = key_result_progress(&KeyResultMeasure {
+            kind: kr.kind.parse::<KeyResultKind>()?,
+            start: kr.start_value,
+            target: kr.target_value,
+            current: kr.current_value,
+            milestones_done: u32::try_from(kr.milestones_done).unwrap_or(u32::MAX),
+            milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
+        });
+        full.key_results.insert(kr.id, progress);
+        contributions
+            .entry(kr.objective_id)
+            .or_default()
+            .push(Contribution {
+                weight: kr.weight,
+                progress,
+            });
+    }
+    let targets: Vec<RollupTarget> = objectives
+        .iter()
+        .map(|o| RollupTarget {
+            id: o.id,
+            parent_id: (o.parent_id != 0).then_some(o.parent_id),
+            key_results: contributions.remove(&o.id).unwrap_or_default(),
+        })
+        .collect();
+    let children: Vec<ChildObjective> = objectives
+        .iter()
+        .filter(|o| o.parent_id != 0)
+        .map(|o| {
+            Ok(ChildObjective {
+                id: o.id,
+                parent_id: o.parent_id,
+                weight: o.weight,
+                counts: counts_in_rollup(o.status.parse::<ObjectiveStatus>()?, o.archived),
+                // Every child is also a target, so this is never read.
+                stored_progress: 0.0,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    full.objectives = recompute(&targets, &children);
+    Ok(full)
+}
+
+/// Recomputes and stores every roll-up of a tenant (after a bulk load).
+pub async fn rebuild_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<()> {
+    let full = recompute_all(db, tenant_id).await?;
+    let krs: Vec<(i64, f64)> = full.key_results.into_iter().collect();
+    let objectives: Vec<(i64, f64)> = full.objectives.into_iter().collect();
+    for chunk in krs.chunks(50_000) {
+        write_progress(db, "key_results", tenant_id, chunk).await?;
+    }
+    for chunk in objectives.chunks(50_000) {
+        write_progress(db, "objectives", tenant_id, chunk).await?;
+    }
     Ok(())
 }

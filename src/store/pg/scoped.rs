@@ -28,7 +28,9 @@ macro_rules! tenant_owned {
         }
     )*};
 }
-tenant_owned!(check_in, cycle, key_result, milestone, objective, team, user);
+tenant_owned!(
+    check_in, cycle, key_result, milestone, objective, team, user
+);
 
 /// The rows of `E` with these ids in `tenant_id`, narrowed by `extra` (e.g. visibility).
 pub async fn by_ids<E: TenantOwned>(

@@ -54,7 +54,11 @@ pub async fn descendants(
          ORDER BY t.start_id, t.path",
         visibility::sql("o", 4)
     );
-    let mut values: Vec<Value> = vec![viewer.tenant_id.into(), roots.to_vec().into(), max_depth.into()];
+    let mut values: Vec<Value> = vec![
+        viewer.tenant_id.into(),
+        roots.to_vec().into(),
+        max_depth.into(),
+    ];
     values.extend(visibility::params(viewer));
     tree_entries(db.query_all_raw(sql(&text, values)).await?)
 }

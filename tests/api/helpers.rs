@@ -1,0 +1,281 @@
+//! Test harness: a fresh database and API server per test, tenants and users with tokens, and
+//! a GraphQL client that also reports the request's SQL statement count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use goalgraph::app::{AppState, serve};
+use goalgraph::auth::TokenKeys;
+use goalgraph::domain::role::Role;
+use goalgraph::http::graphql::SQL_STATEMENTS_HEADER;
+use goalgraph::store::pg::entity::user;
+use goalgraph::store::pg::org::{NewUser, OrgRepo};
+use goalgraph::store::pg::{self, PgOptions};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
+
+/// The PostgreSQL server the suite runs against (started by `scripts/test`).
+fn server_url() -> String {
+    std::env::var("GOALGRAPH_TEST_PG_URL").expect(
+        "GOALGRAPH_TEST_PG_URL is not set: run the suite with ./scripts/test, which starts \
+         an embedded PostgreSQL for it",
+    )
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let (server, _) = base.rsplit_once('/').expect("URL has a database");
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// Creates an empty database with a unique name and returns its URL.
+pub async fn fresh_database() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "gg_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos()
+    );
+    let admin = Database::connect(server_url())
+        .await
+        .expect("connect to the test server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.expect("close");
+    with_database(&server_url(), &name)
+}
+
+/// A running API on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub keys: TokenKeys,
+}
+
+/// A tenant with its admin.
+pub struct Tenant {
+    pub id: i64,
+    pub admin: Actor,
+}
+
+/// A user and a token for them.
+#[derive(Clone)]
+pub struct Actor {
+    pub id: i64,
+    pub token: String,
+}
+
+/// A GraphQL response with the number of SQL statements the request ran.
+#[derive(Debug)]
+pub struct Gql {
+    pub body: Value,
+    pub statements: u64,
+}
+
+impl Gql {
+    /// `data` at a `/`-separated pointer, failing the test when the response has errors.
+    pub fn data(&self, pointer: &str) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        self.body
+            .pointer(&format!("/data{pointer}"))
+            .unwrap_or_else(|| panic!("no data at {pointer}: {}", self.body))
+    }
+
+    /// The `extensions.code` of the first error.
+    pub fn error_code(&self) -> &str {
+        self.body
+            .pointer("/errors/0/extensions/code")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("expected an error: {}", self.body))
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body
+            .pointer("/errors/0/message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let database_url = fresh_database().await;
+    let db = pg::connect(&database_url, &PgOptions::default())
+        .await
+        .expect("connect");
+    pg::migrate(&db).await.expect("migrate");
+    let keys = TokenKeys::new(SECRET);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let state = AppState::new(db.clone(), TokenKeys::new(SECRET));
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        keys,
+    }
+}
+
+impl TestApp {
+    /// A new tenant with an admin user.
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let (tenant, admin) = OrgRepo::new(self.db.clone())
+            .create_tenant(
+                name,
+                NewUser {
+                    name: format!("{name} admin"),
+                    email: format!("admin@{name}.test"),
+                    role: Role::Admin,
+                    team_id: None,
+                },
+            )
+            .await
+            .expect("create tenant");
+        Tenant {
+            id: tenant.id,
+            admin: Actor {
+                id: admin.id,
+                token: self.keys.issue(tenant.id, admin.id, Role::Admin, 3600),
+            },
+        }
+    }
+
+    /// A new user of `tenant` with `role`, in `team_id` if given.
+    pub async fn user(&self, tenant: &Tenant, role: Role, team_id: Option<i64>) -> Actor {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let created = user::ActiveModel {
+            tenant_id: Set(tenant.id),
+            team_id: Set(team_id),
+            name: Set(format!("user {n}")),
+            email: Set(format!("user{n}@example.test")),
+            role: Set(role.as_str().into()),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .expect("create user");
+        Actor {
+            id: created.id,
+            token: self.keys.issue(tenant.id, created.id, role, 3600),
+        }
+    }
+
+    /// POSTs a GraphQL request, with a bearer token when one is given.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        let statements = response
+            .headers()
+            .get(SQL_STATEMENTS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("statement header");
+        Gql {
+            body: response.json().await.expect("json"),
+            statements,
+        }
+    }
+
+    /// Creates an objective through the API and returns its global ID.
+    pub async fn objective(&self, actor: &Actor, title: &str, parent: Option<&str>) -> String {
+        let response = self
+            .gql(
+                Some(&actor.token),
+                "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
+                json!({ "input": { "title": title, "parentId": parent } }),
+            )
+            .await;
+        response
+            .data("/createObjective/objective/id")
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// Creates a numeric key result through the API and returns its global ID.
+    pub async fn key_result(
+        &self,
+        actor: &Actor,
+        objective: &str,
+        start: f64,
+        target: f64,
+        weight: f64,
+    ) -> String {
+        let response = self
+            .gql(
+                Some(&actor.token),
+                "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id } } }",
+                json!({ "input": {
+                    "objectiveId": objective, "title": "kr", "kind": "NUMERIC",
+                    "startValue": start, "targetValue": target, "weight": weight
+                } }),
+            )
+            .await;
+        response
+            .data("/createKeyResult/keyResult/id")
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// Checks in `value` on a key result.
+    pub async fn check_in(&self, actor: &Actor, key_result: &str, value: f64) -> Gql {
+        self.gql(
+            Some(&actor.token),
+            "mutation($input: CheckInInput!) { checkIn(input: $input) { keyResult { progress } objective { progress } } }",
+            json!({ "input": { "keyResultId": key_result, "value": value } }),
+        )
+        .await
+    }
+
+    /// The stored progress of an objective, read through the API.
+    pub async fn progress(&self, actor: &Actor, objective: &str) -> f64 {
+        self.gql(
+            Some(&actor.token),
+            "query($id: ID!) { objective(id: $id) { progress } }",
+            json!({ "id": objective }),
+        )
+        .await
+        .data("/objective/progress")
+        .as_f64()
+        .expect("progress")
+    }
+}
+
+/// The global ID of objective row `id`.
+pub fn objective_id(id: i64) -> String {
+    goalgraph::domain::global_id::GlobalId::new(
+        goalgraph::domain::global_id::NodeKind::Objective,
+        id,
+    )
+    .encode()
+}

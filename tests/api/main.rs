@@ -1,0 +1,15 @@
+//! The integration suite: one binary, every test against a real PostgreSQL with a database of
+//! its own (so tests run in parallel), driving the API over HTTP as clients do.
+
+mod helpers;
+
+mod auth_and_tenancy;
+mod errors;
+mod migrations;
+mod mutations;
+mod n_plus_one;
+mod playground;
+mod queries;
+mod rollup;
+mod schema;
+mod tree;
