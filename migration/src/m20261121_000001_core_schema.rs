@@ -179,6 +179,7 @@ CREATE TABLE outbox (
     processed_at   TIMESTAMPTZ
 );
 CREATE INDEX outbox_pending_idx ON outbox (id) WHERE processed_at IS NULL;
+CREATE INDEX outbox_tenant_idx ON outbox (tenant_id);
 "#;
 
 const DOWN: &str = r#"

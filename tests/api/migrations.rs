@@ -93,3 +93,20 @@ async fn the_database_refuses_a_parent_from_another_tenant_and_a_self_parent() {
         .await;
     assert!(zero_weight.is_err(), "weight must be positive");
 }
+
+#[tokio::test]
+async fn the_projects_connections_run_with_jit_off() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT current_setting('jit') AS jit",
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        assert_eq!(row.try_get::<String>("", "jit").expect("jit"), "off");
+    }
+}
