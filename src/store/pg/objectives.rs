@@ -227,8 +227,7 @@ impl ObjectiveRepo {
         if let Some(cycle) = patch.cycle_id {
             active.cycle_id = Set(cycle);
         }
-        active.version = Set(version + 1);
-        active.updated_at = Set(Utc::now());
+        mark_changed(&mut active, version);
         let updated = active.update(&txn).await?;
         record_objective(&txn, ObjectiveEvent::Updated, &updated, json!({})).await?;
         // Weight and status feed the parent's roll-up.
@@ -269,8 +268,7 @@ impl ObjectiveRepo {
         let version = current.version;
         let mut active = current.into_active_model();
         active.parent_id = Set(new_parent);
-        active.version = Set(version + 1);
-        active.updated_at = Set(Utc::now());
+        mark_changed(&mut active, version);
         let moved = active.update(&txn).await?;
         record_objective(
             &txn,
@@ -297,8 +295,7 @@ impl ObjectiveRepo {
         let version = current.version;
         let mut active = current.into_active_model();
         active.archived_at = Set(Some(Utc::now()));
-        active.version = Set(version + 1);
-        active.updated_at = Set(Utc::now());
+        mark_changed(&mut active, version);
         let archived = active.update(&txn).await?;
         record_objective(&txn, ObjectiveEvent::Archived, &archived, json!({})).await?;
         rollup::refresh(
@@ -373,6 +370,12 @@ async fn check_references(
     require::<user::Entity>(db, tenant_id, owner_id, "ownerId").await?;
     require::<team::Entity>(db, tenant_id, team_id, "teamId").await?;
     require::<cycle::Entity>(db, tenant_id, cycle_id, "cycleId").await
+}
+
+/// Every change bumps the version (optimistic concurrency) and the change time.
+fn mark_changed(active: &mut objective::ActiveModel, version: i32) {
+    active.version = Set(version + 1);
+    active.updated_at = Set(Utc::now());
 }
 
 fn check_version(current: &objective::Model, expected: Option<i32>) -> StoreResult<()> {

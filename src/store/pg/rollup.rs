@@ -62,22 +62,7 @@ pub async fn refresh(
     }
     let chain = tree::chain(txn, tenant_id, seeds).await?;
     let chain_ids: Vec<i64> = chain.iter().map(|link| link.id).collect();
-    let key_results = KeyResultRow::find_by_statement(sql(
-        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
-                kr.current_value, kr.weight, kr.progress, \
-                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
-         FROM key_results kr \
-         LEFT JOIN ( \
-             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
-             FROM milestones \
-             WHERE tenant_id = $1 AND objective_id = ANY($2) AND key_result_id IS NOT NULL \
-             GROUP BY key_result_id \
-         ) m ON m.key_result_id = kr.id \
-         WHERE kr.tenant_id = $1 AND kr.objective_id = ANY($2)",
-        [tenant_id.into(), chain_ids.clone().into()],
-    ))
-    .all(txn)
-    .await?;
+    let key_results = key_result_rows(txn, tenant_id, Some(&chain_ids)).await?;
     let children = ChildRow::find_by_statement(sql(
         "SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress \
          FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)",
@@ -86,28 +71,14 @@ pub async fn refresh(
     .all(txn)
     .await?;
 
-    let mut kr_updates: Vec<(i64, f64)> = Vec::new();
-    let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
-    for kr in &key_results {
-        let progress = key_result_progress(&KeyResultMeasure {
-            kind: kr.kind.parse::<KeyResultKind>()?,
-            start: kr.start_value,
-            target: kr.target_value,
-            current: kr.current_value,
-            milestones_done: u32::try_from(kr.milestones_done).unwrap_or(u32::MAX),
-            milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
-        });
-        if progress != kr.progress {
-            kr_updates.push((kr.id, progress));
-        }
-        contributions
-            .entry(kr.objective_id)
-            .or_default()
-            .push(Contribution {
-                weight: kr.weight,
-                progress,
-            });
-    }
+    let (kr_progress, mut contributions) = key_result_progress_by_objective(&key_results)?;
+    let kr_updates: Vec<(i64, f64)> = key_results
+        .iter()
+        .filter_map(|kr| {
+            let progress = kr_progress[&kr.id];
+            (progress != kr.progress).then_some((kr.id, progress))
+        })
+        .collect();
     let targets: Vec<RollupTarget> = chain
         .iter()
         .map(|link| RollupTarget {
@@ -148,6 +119,55 @@ pub async fn refresh(
     Ok(changes)
 }
 
+/// The key results (with milestone counts) of `objective_ids`, or of the whole tenant.
+async fn key_result_rows(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    objective_ids: Option<&[i64]>,
+) -> StoreResult<Vec<KeyResultRow>> {
+    let statement = sql(
+        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
+                kr.current_value, kr.weight, kr.progress, \
+                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
+         FROM key_results kr \
+         LEFT JOIN ( \
+             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
+             FROM milestones \
+             WHERE tenant_id = $1 AND key_result_id IS NOT NULL \
+               AND ($2::bigint[] IS NULL OR objective_id = ANY($2)) \
+             GROUP BY key_result_id \
+         ) m ON m.key_result_id = kr.id \
+         WHERE kr.tenant_id = $1 AND ($2::bigint[] IS NULL OR kr.objective_id = ANY($2))",
+        [tenant_id.into(), objective_ids.map(<[i64]>::to_vec).into()],
+    );
+    Ok(KeyResultRow::find_by_statement(statement).all(db).await?)
+}
+
+/// Each key result's progress (by key-result id), and the contributions they make to their
+/// objectives (by objective id).
+type KeyResultProgress = (HashMap<i64, f64>, HashMap<i64, Vec<Contribution>>);
+
+fn key_result_progress_by_objective(rows: &[KeyResultRow]) -> StoreResult<KeyResultProgress> {
+    let mut progress_by_id = HashMap::with_capacity(rows.len());
+    let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
+    for kr in rows {
+        let progress = key_result_progress(&KeyResultMeasure {
+            kind: kr.kind.parse::<KeyResultKind>()?,
+            start: kr.start_value,
+            target: kr.target_value,
+            current: kr.current_value,
+            milestones_done: u32::try_from(kr.milestones_done).unwrap_or(u32::MAX),
+            milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
+        });
+        progress_by_id.insert(kr.id, progress);
+        contributions.entry(kr.objective_id).or_default().push(Contribution {
+            weight: kr.weight,
+            progress,
+        });
+    }
+    Ok((progress_by_id, contributions))
+}
+
 /// One batched UPDATE of `table.progress` for `(id, progress)` pairs.
 async fn write_progress(
     txn: &impl ConnectionTrait,
@@ -184,21 +204,7 @@ pub struct FullRollup {
 /// Recomputes the whole tenant's roll-ups without reading stored progress (for audits, tests
 /// and bulk loads; a write refreshes only its chain through [`refresh`]).
 pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<FullRollup> {
-    let key_results = KeyResultRow::find_by_statement(sql(
-        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
-                kr.current_value, kr.weight, kr.progress, \
-                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
-         FROM key_results kr \
-         LEFT JOIN ( \
-             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
-             FROM milestones WHERE tenant_id = $1 AND key_result_id IS NOT NULL \
-             GROUP BY key_result_id \
-         ) m ON m.key_result_id = kr.id \
-         WHERE kr.tenant_id = $1",
-        [tenant_id.into()],
-    ))
-    .all(db)
-    .await?;
+    let key_results = key_result_rows(db, tenant_id, None).await?;
     let objectives = ChildRow::find_by_statement(sql(
         "SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status, \
                 archived_at IS NOT NULL AS archived, progress \
@@ -207,26 +213,7 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
     ))
     .all(db)
     .await?;
-    let mut full = FullRollup::default();
-    let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
-    for kr in &key_results {
-        let progress = key_result_progress(&KeyResultMeasure {
-            kind: kr.kind.parse::<KeyResultKind>()?,
-            start: kr.start_value,
-            target: kr.target_value,
-            current: kr.current_value,
-            milestones_done: u32::try_from(kr.milestones_done).unwrap_or(u32::MAX),
-            milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
-        });
-        full.key_results.insert(kr.id, progress);
-        contributions
-            .entry(kr.objective_id)
-            .or_default()
-            .push(Contribution {
-                weight: kr.weight,
-                progress,
-            });
-    }
+    let (kr_progress, mut contributions) = key_result_progress_by_objective(&key_results)?;
     let targets: Vec<RollupTarget> = objectives
         .iter()
         .map(|o| RollupTarget {
@@ -249,8 +236,10 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
             })
         })
         .collect::<Result<_, StoreError>>()?;
-    full.objectives = recompute(&targets, &children);
-    Ok(full)
+    Ok(FullRollup {
+        objectives: recompute(&targets, &children),
+        key_results: kr_progress,
+    })
 }
 
 /// Recomputes and stores every roll-up of a tenant (after a bulk load).
