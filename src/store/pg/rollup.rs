@@ -160,10 +160,13 @@ fn key_result_progress_by_objective(rows: &[KeyResultRow]) -> StoreResult<KeyRes
             milestones_total: u32::try_from(kr.milestones_total).unwrap_or(u32::MAX),
         });
         progress_by_id.insert(kr.id, progress);
-        contributions.entry(kr.objective_id).or_default().push(Contribution {
-            weight: kr.weight,
-            progress,
-        });
+        contributions
+            .entry(kr.objective_id)
+            .or_default()
+            .push(Contribution {
+                weight: kr.weight,
+                progress,
+            });
     }
     Ok((progress_by_id, contributions))
 }
