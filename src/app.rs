@@ -13,6 +13,7 @@ use crate::auth::TokenKeys;
 use crate::graphql::{GoalSchema, build_schema};
 use crate::http;
 use crate::loaders::Stores;
+use crate::store::mongo::MongoStore;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -28,8 +29,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, keys: TokenKeys) -> Self {
-        let stores = Stores::new(db);
+    pub fn new(db: DatabaseConnection, mongo: &MongoStore, keys: TokenKeys) -> Self {
+        let stores = Stores::new(db, mongo);
         Self {
             schema: build_schema(stores.clone()),
             stores,

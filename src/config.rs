@@ -29,6 +29,10 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Run the embedded PostgreSQL alone until interrupted, printing its URL.
     Postgres(PostgresArgs),
+    /// Run the local MongoDB-compatible server (SecantusDB) alone until interrupted.
+    Mongodb(MongodbArgs),
+    /// Compare a tenant's data in PostgreSQL and MongoDB, report differences, optionally repair.
+    Reconcile(ReconcileArgs),
 }
 
 /// Where the data lives.
@@ -46,6 +50,12 @@ pub struct StoreArgs {
     /// Largest number of pooled PostgreSQL connections.
     #[arg(long, env = "GOALGRAPH_PG_POOL", default_value_t = 16)]
     pub pg_pool: u32,
+    /// MongoDB URI; without it a local SecantusDB keeps its data under --data-dir.
+    #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+    /// MongoDB database name.
+    #[arg(long, env = "MONGODB_DATABASE", default_value = "goalgraph")]
+    pub mongodb_database: String,
 }
 
 /// The secret tokens are signed with.
@@ -153,4 +163,29 @@ pub fn jwt_secret(args: &SecretArgs, data_dir: &std::path::Path) -> std::io::Res
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
     Ok(secret.to_vec())
+}
+
+#[derive(Debug, Args)]
+pub struct MongodbArgs {
+    /// Python venv holding SecantusDB (created and installed if missing).
+    #[arg(long, default_value = ".goalgraph/venv")]
+    pub venv: PathBuf,
+    /// Data directory; without it data lives in memory only.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Write the connection URI to this file once ready.
+    #[arg(long)]
+    pub uri_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The tenant to check.
+    #[arg(long)]
+    pub tenant: i64,
+    /// Fix what differs (goal_trees from PostgreSQL, the activity summary from goal_updates).
+    #[arg(long)]
+    pub repair: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

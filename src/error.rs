@@ -19,6 +19,8 @@ pub enum AppError {
         message: String,
         field: Option<&'static str>,
     },
+    /// Several named input fields are invalid, each for its own reason.
+    InvalidFields(Vec<(String, String)>),
     /// The thing does not exist, or the caller may not know it exists.
     NotFound { what: &'static str },
     /// Authenticated, but the role does not allow this.
@@ -42,7 +44,7 @@ impl AppError {
     /// The `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::BadUserInput { .. } | AppError::InvalidFields(_) => "BAD_USER_INPUT",
             AppError::NotFound { .. } => "NOT_FOUND",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
@@ -55,6 +57,11 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             AppError::BadUserInput { message, .. } => message.clone(),
+            AppError::InvalidFields(problems) => problems
+                .iter()
+                .map(|(field, reason)| format!("{field} {reason}"))
+                .collect::<Vec<_>>()
+                .join("; "),
             AppError::NotFound { what } => format!("{what} not found"),
             AppError::Forbidden(message)
             | AppError::Unauthenticated(message)
@@ -95,12 +102,33 @@ impl From<AppError> for async_graphql::Error {
             AppError::BadUserInput { field, .. } => *field,
             _ => None,
         };
+        let invalid: Vec<async_graphql::Value> = match &err {
+            AppError::InvalidFields(problems) => problems
+                .iter()
+                .map(|(field, reason)| {
+                    let mut entry = async_graphql::indexmap::IndexMap::new();
+                    entry.insert(async_graphql::Name::new("field"), field.clone().into());
+                    entry.insert(async_graphql::Name::new("reason"), reason.clone().into());
+                    async_graphql::Value::Object(entry)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(field) = field {
                 ext.set("field", field);
             }
+            if !invalid.is_empty() {
+                ext.set("fields", async_graphql::Value::List(invalid.clone()));
+            }
         })
+    }
+}
+
+impl From<crate::store::mongo::MongoError> for AppError {
+    fn from(err: crate::store::mongo::MongoError) -> Self {
+        AppError::Internal(err.to_string())
     }
 }
 

@@ -11,3 +11,4 @@ pub mod graphql;
 pub mod http;
 pub mod loaders;
 pub mod store;
+pub mod sync;

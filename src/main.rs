@@ -8,7 +8,12 @@ use goalgraph::auth::TokenKeys;
 use goalgraph::config::{self, Cli, Command, StoreArgs};
 use goalgraph::domain::role::Role;
 use goalgraph::store::embedded::EmbeddedPostgres;
+use goalgraph::store::mongo::MongoStore;
+use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::store::pg::{self, PgOptions, org::NewUser, org::OrgRepo};
+use goalgraph::sync::activity::ActivityConsumer;
+use goalgraph::sync::reconcile::reconcile;
+use goalgraph::sync::relay::OutboxRelay;
 use sea_orm::DatabaseConnection;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,21 +44,78 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             if embedded.is_some() {
                 bootstrap_first_tenant(&db, &secret).await?;
             }
+            let (mongo, local_mongo) = open_documents(&args.store).await?;
+            let state = AppState::new(db.clone(), &mongo, TokenKeys::new(&secret));
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            let workers = [
+                tokio::spawn(
+                    OutboxRelay::new(db.clone(), &mongo, state.stores.outbox_written.clone())
+                        .run(until_stopped(stopped.clone())),
+                ),
+                tokio::spawn(
+                    ActivityConsumer::new(db.clone(), mongo.clone()).run(until_stopped(stopped)),
+                ),
+            ];
             let listener = tokio::net::TcpListener::bind(args.bind).await?;
             let address = listener.local_addr()?;
             println!("goalgraph is serving GraphQL at http://{address}/graphql");
             println!(
                 "open that URL in a browser for the playground; get a token with `goalgraph token`"
             );
-            serve(
-                listener,
-                AppState::new(db.clone(), TokenKeys::new(&secret)),
-                shutdown_signal(),
-            )
-            .await?;
-            db.close().await?;
-            if let Some(embedded) = embedded {
-                embedded.stop().await?;
+            serve(listener, state, shutdown_signal()).await?;
+            let _ = stop.send(true);
+            for worker in workers {
+                let _ = worker.await;
+            }
+            if let Some(local) = local_mongo {
+                local.stop().await?;
+            }
+            close(db, embedded).await?;
+        }
+        Command::Mongodb(args) => {
+            let storage = match &args.dir {
+                Some(dir) => Storage::Directory(dir.clone()),
+                None => Storage::Memory,
+            };
+            let server = LocalMongo::start(&args.venv, storage).await?;
+            if let Some(file) = &args.uri_file {
+                std::fs::write(file, server.uri())?;
+            }
+            println!(
+                "MongoDB-compatible server is ready at {} (stop with Ctrl-C)",
+                server.uri()
+            );
+            shutdown_signal().await;
+            server.stop().await?;
+        }
+        Command::Reconcile(args) => {
+            let (db, embedded) = open_store(&args.store).await?;
+            let (mongo, local_mongo) = open_documents(&args.store).await?;
+            let report = reconcile(&db, &mongo, args.tenant, args.repair)
+                .await
+                .map_err(|err| format!("{err}"))?;
+            println!(
+                "tenant {}: {} objectives, {} goal_trees documents, {} differences",
+                args.tenant,
+                report.objectives,
+                report.documents,
+                report.differences.len()
+            );
+            for difference in &report.differences {
+                println!("  {difference}");
+            }
+            if report.repaired {
+                println!("repaired");
+            }
+            if let Some(local) = local_mongo {
+                local.stop().await?;
+            }
+            close(db, embedded).await?;
+            if !report.differences.is_empty() && !report.repaired {
+                return Ok(ExitCode::from(2));
             }
         }
         Command::Migrate(store) => {
@@ -158,6 +220,33 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
         TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400)
     );
     Ok(())
+}
+
+/// Connects to the configured MongoDB (or starts the local SecantusDB) and creates its
+/// indexes in the background, so an unreachable MongoDB never stops the API from starting.
+async fn open_documents(store: &StoreArgs) -> Result<(MongoStore, Option<LocalMongo>), AnyError> {
+    let (uri, local) = match &store.mongodb_uri {
+        Some(uri) => (uri.clone(), None),
+        None => {
+            let server = LocalMongo::start(
+                &store.data_dir.join("venv"),
+                Storage::Directory(store.data_dir.join("mongodb")),
+            )
+            .await?;
+            (server.uri(), Some(server))
+        }
+    };
+    let mongo = MongoStore::connect(&uri, &store.mongodb_database)
+        .await
+        .map_err(|err| format!("{err}"))?;
+    let indexes = mongo.clone();
+    tokio::spawn(async move {
+        while let Err(err) = indexes.ensure_indexes().await {
+            tracing::warn!(error = %err, "creating MongoDB indexes failed; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    });
+    Ok((mongo, local))
 }
 
 /// Connects to the configured PostgreSQL (or starts the embedded one) and migrates it.

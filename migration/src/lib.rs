@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_core_schema;
 mod m20261121_000002_check_in_partitions;
+mod m20261121_000003_sync_state;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_core_schema::Migration),
             Box::new(m20261121_000002_check_in_partitions::Migration),
+            Box::new(m20261121_000003_sync_state::Migration),
         ]
     }
 }

@@ -131,10 +131,12 @@ pub struct KeyResultPatch {
     pub weight: Option<f64>,
 }
 
-/// A validated check-in: a new value (and confidence) for a key result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A validated check-in: a new value (and confidence, and a progress note) for a key result.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewCheckIn {
     pub key_result_id: i64,
     pub value: f64,
     pub confidence: Option<f64>,
+    /// A markdown note, stored in MongoDB's goal_updates via the outbox.
+    pub note: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! roll-up formula. Nothing here performs I/O or imports sea_orm, mongodb or async_graphql.
 
 pub mod access;
+pub mod custom_fields;
 pub mod error;
 pub mod global_id;
 pub mod key_result;

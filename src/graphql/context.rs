@@ -1,12 +1,12 @@
 //! What resolvers read from the request context: the viewer, the stores and the loaders.
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 
 use crate::domain::access::Viewer;
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::error::{AppError, AppResult};
-use crate::loaders::Stores;
+use crate::loaders::{RequestLoader, Stores};
 
 /// Why a request carrying a token has no viewer (kept so resolvers can say why).
 #[derive(Debug, Clone)]
@@ -46,13 +46,25 @@ pub fn stores<'a>(ctx: &Context<'a>) -> &'a Stores {
 }
 
 /// The request's loader of type `T` (registered by `loaders::register` with the viewer).
-pub fn loader<'a, T>(ctx: &Context<'a>) -> AppResult<&'a DataLoader<T>>
+pub fn loader<'a, T>(ctx: &Context<'a>) -> AppResult<&'a RequestLoader<T>>
 where
     T: Send + Sync + 'static,
 {
     viewer(ctx)?;
-    ctx.data_opt::<DataLoader<T>>()
+    ctx.data_opt::<RequestLoader<T>>()
         .ok_or_else(|| AppError::Internal("loader not registered".into()))
+}
+
+/// Loads many values through loader `T` in one batch (priming its cache).
+pub async fn load_many<T, K>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+) -> AppResult<std::collections::HashMap<K, T::Value>>
+where
+    T: Loader<K, Error = AppError>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    loader::<T>(ctx)?.load_many(keys).await
 }
 
 /// Loads one value through loader `T`.

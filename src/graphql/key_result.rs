@@ -4,12 +4,13 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::context::{encode_id, load_one};
+use super::documents::GoalUpdate;
 use super::enums::{KeyResultKind, stored};
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
 use crate::error::{AppError, AppResult};
-use crate::loaders::{CheckInsKey, CheckInsOf, ObjectiveById, UserById};
+use crate::loaders::{CheckInsKey, CheckInsOf, LatestUpdateOfKeyResult, ObjectiveById, UserById};
 use crate::store::pg::entity::{check_in, key_result};
 
 /// The most check-ins one `checkIns` field returns.
@@ -84,6 +85,14 @@ impl KeyResult {
             return Ok(None);
         };
         Ok(load_one::<UserById, _>(ctx, owner_id).await?.map(User))
+    }
+
+    /// The newest progress note about this key result.
+    async fn latest_update(&self, ctx: &Context<'_>) -> AppResult<Option<GoalUpdate>> {
+        Ok(load_one::<LatestUpdateOfKeyResult, _>(ctx, self.0.id)
+            .await?
+            .flatten()
+            .map(GoalUpdate))
     }
 
     /// The latest check-ins, newest first.

@@ -3,6 +3,7 @@
 
 mod connection;
 mod context;
+mod documents;
 mod enums;
 mod key_result;
 mod milestone;

@@ -1,9 +1,11 @@
 //! The `Objective` type and its tree fields.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Lookahead, Object};
 use chrono::{DateTime, Utc};
 
-use super::context::{encode_id, load_one};
+use super::connection::MAX_PAGE_SIZE;
+use super::context::{encode_id, load_many, load_one, stores, viewer};
+use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility, stored};
 use super::key_result::KeyResult;
 use super::milestone::Milestone;
@@ -11,10 +13,119 @@ use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
 use crate::error::{AppError, AppResult};
 use crate::loaders::{
-    AncestorsOf, ChildrenOf, CycleById, DescendantsOf, KeyResultsOf, MilestonesOf, ObjectiveById,
-    SubtreeKey, TeamById, UserById,
+    ActivityOf, AncestorsOf, ChildrenOf, CycleById, DescendantsOf, GoalTreeOf, KeyResultsOf,
+    LatestUpdateOfKeyResult, MilestonesOf, ObjectiveById, SubtreeKey, TeamById, UpdatesKey,
+    UpdatesOf, UserById,
 };
 use crate::store::pg::entity::objective;
+
+/// Loads, for a whole list of objectives at once, every relation the query selects on them,
+/// so each item's field then reads the loaders' request cache.
+///
+/// A DataLoader alone batches only what is requested within its delay; a long list is
+/// resolved in slices (the executor yields between them), which would split one batch into
+/// many. Priming from the list field makes it one round trip per relation, whatever the
+/// list's length.
+pub async fn prime(
+    ctx: &Context<'_>,
+    selection: Lookahead<'_>,
+    objectives: &[objective::Model],
+) -> AppResult<()> {
+    if objectives.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = objectives.iter().map(|o| o.id).collect();
+    let key_results = async {
+        let wanted = selection.field("keyResults");
+        if !wanted.exists() {
+            return Ok(());
+        }
+        let by_objective = load_many::<KeyResultsOf, _>(ctx, ids.clone()).await?;
+        let kr_ids: Vec<i64> = by_objective.values().flatten().map(|kr| kr.id).collect();
+        let owners: Vec<i64> = by_objective
+            .values()
+            .flatten()
+            .filter_map(|kr| kr.owner_id)
+            .collect();
+        let latest = async {
+            if wanted.field("latestUpdate").exists() {
+                load_many::<LatestUpdateOfKeyResult, _>(ctx, kr_ids.clone()).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+        let owned = async {
+            if wanted.field("owner").exists() {
+                load_many::<UserById, _>(ctx, owners).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+        futures::try_join!(latest, owned)?;
+        Ok::<_, AppError>(())
+    };
+    let when = |field: &str| selection.field(field).exists();
+    let owners: Vec<i64> = objectives.iter().map(|o| o.owner_id).collect();
+    let teams: Vec<i64> = objectives.iter().filter_map(|o| o.team_id).collect();
+    let cycles: Vec<i64> = objectives.iter().filter_map(|o| o.cycle_id).collect();
+    let latest_keys: Vec<UpdatesKey> = ids
+        .iter()
+        .map(|&objective_id| UpdatesKey {
+            objective_id,
+            limit: 1,
+        })
+        .collect();
+    futures::try_join!(
+        key_results,
+        async {
+            if when("customFields") {
+                load_many::<GoalTreeOf, _>(ctx, ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("latestUpdate") {
+                load_many::<UpdatesOf, _>(ctx, latest_keys).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("activity") {
+                load_many::<ActivityOf, _>(ctx, ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("milestones") {
+                load_many::<MilestonesOf, _>(ctx, ids.clone()).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("owner") {
+                load_many::<UserById, _>(ctx, owners).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("team") {
+                load_many::<TeamById, _>(ctx, teams).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("cycle") {
+                load_many::<CycleById, _>(ctx, cycles).await?;
+            }
+            Ok(())
+        },
+        async {
+            if when("children") {
+                load_many::<ChildrenOf, _>(ctx, ids.clone()).await?;
+            }
+            Ok::<_, AppError>(())
+        },
+    )?;
+    Ok(())
+}
 
 /// The deepest `maxDepth` a tree field accepts.
 pub const MAX_TREE_DEPTH: i32 = 1000;
@@ -93,12 +204,11 @@ impl Objective {
 
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
     async fn children(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
-        Ok(load_one::<ChildrenOf, _>(ctx, self.0.id)
+        let children = load_one::<ChildrenOf, _>(ctx, self.0.id)
             .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Objective)
-            .collect())
+            .unwrap_or_default();
+        prime(ctx, ctx.look_ahead(), &children).await?;
+        Ok(children.into_iter().map(Objective).collect())
     }
 
     /// The whole subtree below this objective as a flat list in pre-order (each objective
@@ -118,9 +228,13 @@ impl Objective {
             root_id: self.0.id,
             max_depth,
         };
-        Ok(load_one::<DescendantsOf, _>(ctx, key)
+        let entries = load_one::<DescendantsOf, _>(ctx, key)
             .await?
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let objectives: Vec<objective::Model> =
+            entries.iter().map(|e| e.objective.clone()).collect();
+        prime(ctx, ctx.look_ahead().field("objective"), &objectives).await?;
+        Ok(entries
             .into_iter()
             .map(|entry| TreeEntry {
                 depth: entry.depth,
@@ -131,12 +245,11 @@ impl Objective {
 
     /// The path from the root down to this objective's parent (root first).
     async fn ancestors(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
-        Ok(load_one::<AncestorsOf, _>(ctx, self.0.id)
+        let ancestors = load_one::<AncestorsOf, _>(ctx, self.0.id)
             .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Objective)
-            .collect())
+            .unwrap_or_default();
+        prime(ctx, ctx.look_ahead(), &ancestors).await?;
+        Ok(ancestors.into_iter().map(Objective).collect())
     }
 
     /// The key results measuring this objective, by id.
@@ -172,6 +285,78 @@ impl Objective {
         Ok(load_one::<UserById, _>(ctx, self.0.owner_id)
             .await?
             .map(User))
+    }
+
+    /// The tenant-defined custom fields (see `goalTemplate`), from MongoDB's goal_trees.
+    async fn custom_fields(
+        &self,
+        ctx: &Context<'_>,
+    ) -> AppResult<async_graphql::Json<serde_json::Value>> {
+        let tree = load_one::<GoalTreeOf, _>(ctx, self.0.id).await?.flatten();
+        let fields = tree
+            .map(|t| mongodb::bson::Bson::Document(t.fields).into_relaxed_extjson())
+            .unwrap_or_else(|| serde_json::json!({}));
+        Ok(async_graphql::Json(fields))
+    }
+
+    /// Progress notes and comments, newest first (`first` at most 100).
+    async fn updates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> AppResult<Vec<GoalUpdate>> {
+        if !(1..=MAX_PAGE_SIZE).contains(&first) {
+            return Err(AppError::bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let updates = match after {
+            None => load_one::<UpdatesOf, _>(
+                ctx,
+                UpdatesKey {
+                    objective_id: self.0.id,
+                    limit: i64::from(first),
+                },
+            )
+            .await?
+            .unwrap_or_default(),
+            Some(after) => {
+                let before = mongodb::bson::oid::ObjectId::parse_str(&after)
+                    .map_err(|_| AppError::bad_input("after", "after is not a note ID"))?;
+                stores(ctx)
+                    .updates
+                    .page(
+                        viewer(ctx)?.tenant_id,
+                        self.0.id,
+                        Some(before),
+                        i64::from(first),
+                    )
+                    .await?
+            }
+        };
+        Ok(updates.into_iter().map(GoalUpdate).collect())
+    }
+
+    /// The newest progress note.
+    async fn latest_update(&self, ctx: &Context<'_>) -> AppResult<Option<GoalUpdate>> {
+        let key = UpdatesKey {
+            objective_id: self.0.id,
+            limit: 1,
+        };
+        Ok(load_one::<UpdatesOf, _>(ctx, key)
+            .await?
+            .and_then(|mut updates| updates.drain(..).next())
+            .map(GoalUpdate))
+    }
+
+    /// How active the objective is (note count, newest note), as summarised in PostgreSQL.
+    async fn activity(&self, ctx: &Context<'_>) -> AppResult<Option<ObjectiveActivity>> {
+        Ok(load_one::<ActivityOf, _>(ctx, self.0.id)
+            .await?
+            .flatten()
+            .map(ObjectiveActivity))
     }
 
     /// The planning period it belongs to.

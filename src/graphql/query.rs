@@ -4,16 +4,20 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::connection::{MAX_PAGE_SIZE, PageRequest};
-use super::context::{decode_opt, load_one, stores, viewer};
+use super::context::{decode_opt, load_many, load_one, stores, viewer};
+use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
 use super::node::{self, Node};
-use super::objective::Objective;
+use super::objective::{Objective, prime};
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::domain::text::optional_text;
 use crate::error::{AppError, AppResult};
 use crate::loaders::{ObjectiveById, TeamById, UserById};
 use crate::store::pg::objectives::ObjectiveFilter as StoreFilter;
+
+/// The most objectives one `branch` query returns.
+const MAX_BRANCH: i32 = 500;
 
 /// Narrows `objectives`; every given filter must hold.
 #[derive(InputObject, Default)]
@@ -39,6 +43,15 @@ pub struct ObjectiveFilter {
     /// Also archived objectives.
     #[graphql(default)]
     include_archived: bool,
+}
+
+/// A condition on a custom field: the field equals this value.
+#[derive(InputObject)]
+pub struct CustomFieldCondition {
+    /// The field's key.
+    key: String,
+    /// The value it must equal (a string, number or boolean).
+    equals: async_graphql::Json<serde_json::Value>,
 }
 
 /// Entry points for reading.
@@ -99,6 +112,7 @@ impl QueryRoot {
             .objectives
             .page(&viewer, &store_filter, page.after, page.fetch_limit())
             .await?;
+        prime(ctx, ctx.look_ahead().field("edges").field("node"), &rows).await?;
         Ok(page.connection(rows, |o| o.id, Objective))
     }
 
@@ -142,6 +156,93 @@ impl QueryRoot {
             .users_page(viewer.tenant_id, page.after, page.fetch_limit())
             .await?;
         Ok(page.connection(rows, |u| u.id, User))
+    }
+
+    /// The tenant's current custom-field template, if it has one.
+    async fn goal_template(&self, ctx: &Context<'_>) -> AppResult<Option<GoalTemplate>> {
+        let viewer = viewer(ctx)?;
+        Ok(stores(ctx)
+            .templates
+            .current(viewer.tenant_id)
+            .await?
+            .map(GoalTemplate))
+    }
+
+    /// Objectives anywhere below `under` whose custom fields match every condition (from
+    /// MongoDB's goal_trees by materialised-path prefix), in tree order, at most `first`
+    /// (≤ 500). Reflects the relay's latest state of the tree.
+    async fn branch(
+        &self,
+        ctx: &Context<'_>,
+        under: ID,
+        #[graphql(name = "where", default)] conditions: Vec<CustomFieldCondition>,
+        #[graphql(default = 100)] first: i32,
+    ) -> AppResult<Vec<Objective>> {
+        let viewer = viewer(ctx)?;
+        if !(1..=MAX_BRANCH).contains(&first) {
+            return Err(AppError::bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_BRANCH}"),
+            ));
+        }
+        let Some(root) = GlobalId::decode_as(&under, NodeKind::Objective) else {
+            return Ok(Vec::new());
+        };
+        if load_one::<ObjectiveById, _>(ctx, root).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let conditions = conditions
+            .into_iter()
+            .map(|c| {
+                let value = match c.equals.0 {
+                    serde_json::Value::String(s) => mongodb::bson::Bson::String(s),
+                    serde_json::Value::Bool(b) => mongodb::bson::Bson::Boolean(b),
+                    serde_json::Value::Number(n) => n
+                        .as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(mongodb::bson::Bson::Double)
+                        .ok_or_else(|| AppError::bad_input("where", "numbers must be finite"))?,
+                    _ => {
+                        return Err(AppError::bad_input(
+                            "where",
+                            "equals takes a string, number or boolean",
+                        ));
+                    }
+                };
+                if !c
+                    .key
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                    || c.key.is_empty()
+                {
+                    return Err(AppError::bad_input(
+                        "where",
+                        format!("{:?} is not a custom-field key", c.key),
+                    ));
+                }
+                Ok((c.key, value))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        let trees = &stores(ctx).trees;
+        let Some(root_doc) = trees
+            .by_objectives(viewer.tenant_id, &[root])
+            .await?
+            .remove(&root)
+        else {
+            return Ok(Vec::new());
+        };
+        let ids = trees
+            .branch(
+                viewer.tenant_id,
+                &root_doc.path,
+                &conditions,
+                i64::from(first),
+            )
+            .await?;
+        let found = load_many::<ObjectiveById, _>(ctx, ids.iter().copied()).await?;
+        let objectives: Vec<_> = ids.iter().filter_map(|id| found.get(id).cloned()).collect();
+        prime(ctx, ctx.look_ahead(), &objectives).await?;
+        Ok(objectives.into_iter().map(Objective).collect())
     }
 
     /// The tenant's planning cycles, latest first (at most 100).

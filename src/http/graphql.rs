@@ -1,5 +1,6 @@
 //! `POST /graphql`: authenticates the bearer token, registers the request's loaders, executes,
-//! sanitises errors, and reports the request's SQL statement count in a response header.
+//! sanitises errors, and reports the request's SQL statements and MongoDB commands in
+//! response headers.
 
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
@@ -16,6 +17,8 @@ use crate::store::metrics::RequestCounters;
 
 /// The response header carrying the number of SQL statements the request ran.
 pub const SQL_STATEMENTS_HEADER: &str = "x-goalgraph-sql-statements";
+/// The response header carrying the number of MongoDB commands the request sent.
+pub const MONGO_COMMANDS_HEADER: &str = "x-goalgraph-mongo-commands";
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -39,8 +42,13 @@ pub async fn handle(
         .await;
     sanitize(&mut response.errors);
     let mut http = GraphQLResponse::from(response).into_response();
-    if let Ok(value) = HeaderValue::from_str(&counters.sql_statements().to_string()) {
-        http.headers_mut().insert(SQL_STATEMENTS_HEADER, value);
+    for (name, count) in [
+        (SQL_STATEMENTS_HEADER, counters.sql_statements()),
+        (MONGO_COMMANDS_HEADER, counters.mongo_commands()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&count.to_string()) {
+            http.headers_mut().insert(name, value);
+        }
     }
     http
 }

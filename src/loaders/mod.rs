@@ -5,14 +5,22 @@
 //! Loaders are built per request because they carry the viewer: what one caller may see is
 //! never cached for another. Imports `store` and `domain`, never `graphql`.
 
+mod documents;
 mod objectives;
 mod org;
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 
+/// The most keys one batch carries (an `= ANY($1)` array or a `$in` list).
+pub const MAX_BATCH: usize = 50_000;
+
+/// The loader type registered for `T`.
+pub type RequestLoader<T> = DataLoader<T, HashMapCache>;
+
+pub use documents::{ActivityOf, GoalTreeOf, LatestUpdateOfKeyResult, UpdatesKey, UpdatesOf};
 pub use objectives::{
     AncestorsOf, CheckInsKey, CheckInsOf, ChildrenOf, DescendantsOf, KeyResultById, KeyResultsOf,
     MilestoneById, MilestonesOf, ObjectiveById, SubtreeKey,
@@ -20,7 +28,16 @@ pub use objectives::{
 pub use org::{CycleById, SubTeamsOf, TeamById, UserById, UsersOfTeam};
 
 use crate::domain::access::Viewer;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use crate::store::metrics::spawn_in_request;
+use crate::store::mongo::MongoStore;
+use crate::store::mongo::goal_templates::GoalTemplates;
+use crate::store::mongo::goal_trees::GoalTrees;
+use crate::store::mongo::goal_updates::GoalUpdates;
+use crate::store::pg::activity::ActivityRepo;
 use crate::store::pg::key_results::KeyResultRepo;
 use crate::store::pg::milestones::MilestoneRepo;
 use crate::store::pg::objectives::ObjectiveRepo;
@@ -33,15 +50,27 @@ pub struct Stores {
     pub key_results: KeyResultRepo,
     pub milestones: MilestoneRepo,
     pub org: OrgRepo,
+    pub activity: ActivityRepo,
+    pub trees: GoalTrees,
+    pub templates: GoalTemplates,
+    pub updates: GoalUpdates,
+    /// Notified after a write commits outbox events, so the relay runs at once.
+    pub outbox_written: Arc<Notify>,
 }
 
 impl Stores {
-    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
+    pub fn new(db: sea_orm::DatabaseConnection, mongo: &MongoStore) -> Self {
+        let documents = mongo.database().clone();
         Self {
             objectives: ObjectiveRepo::new(db.clone()),
             key_results: KeyResultRepo::new(db.clone()),
             milestones: MilestoneRepo::new(db.clone()),
+            activity: ActivityRepo::new(db.clone()),
             org: OrgRepo::new(db),
+            trees: GoalTrees::new(documents.clone()),
+            templates: GoalTemplates::new(documents.clone()),
+            updates: GoalUpdates::new(documents),
+            outbox_written: Arc::new(Notify::new()),
         }
     }
 }
@@ -52,8 +81,11 @@ pub fn register(
     stores: &Stores,
     viewer: Viewer,
 ) -> async_graphql::Request {
-    fn loader<T>(inner: T) -> DataLoader<T> {
-        DataLoader::new(inner, spawn_in_request)
+    fn loader<T>(inner: T) -> DataLoader<T, HashMapCache> {
+        // The cache is per request (loaders are built per request), so it never serves one
+        // viewer's rows to another; it lets list fields prime their items' relations.
+        DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
+            .max_batch_size(MAX_BATCH)
     }
     let s = stores;
     request
@@ -71,6 +103,10 @@ pub fn register(
         .data(loader(UserById::new(s, viewer)))
         .data(loader(UsersOfTeam::new(s, viewer)))
         .data(loader(CycleById::new(s, viewer)))
+        .data(loader(GoalTreeOf::new(s, viewer)))
+        .data(loader(UpdatesOf::new(s, viewer)))
+        .data(loader(LatestUpdateOfKeyResult::new(s, viewer)))
+        .data(loader(ActivityOf::new(s, viewer)))
 }
 
 /// Rows keyed by their own id.
@@ -85,4 +121,16 @@ fn grouped<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V
         groups.entry(key(&row)).or_default().push(row);
     }
     groups
+}
+
+/// `found` with an entry for every requested key (`V::default()`, e.g. an empty list or
+/// `None`, where nothing was found), so the request cache also remembers absences.
+fn every_key<K: Hash + Eq + Clone, V: Default>(
+    keys: &[K],
+    mut found: HashMap<K, V>,
+) -> HashMap<K, V> {
+    for key in keys {
+        found.entry(key.clone()).or_default();
+    }
+    found
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 
-use super::{Stores, by_id, grouped};
+use super::{Stores, by_id, every_key, grouped};
 use crate::domain::access::Viewer;
 use crate::error::AppError;
 use crate::store::pg::entity::{check_in, key_result, milestone, objective};
@@ -104,7 +104,10 @@ impl Loader<i64> for ChildrenOf {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = self.repo.visible_children(&self.viewer, keys).await?;
-        Ok(grouped(rows, |o| o.parent_id.unwrap_or_default()))
+        Ok(every_key(
+            keys,
+            grouped(rows, |o| o.parent_id.unwrap_or_default()),
+        ))
     }
 }
 
@@ -134,7 +137,7 @@ impl Loader<SubtreeKey> for DescendantsOf {
                 out.insert(SubtreeKey { root_id, max_depth }, entries);
             }
         }
-        Ok(out)
+        Ok(every_key(keys, out))
     }
 }
 
@@ -144,10 +147,11 @@ impl Loader<i64> for AncestorsOf {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let entries = tree::ancestors(self.repo.db(), &self.viewer, keys).await?;
-        Ok(grouped(entries, |entry| entry.start_id)
+        let paths = grouped(entries, |entry| entry.start_id)
             .into_iter()
             .map(|(start, entries)| (start, entries.into_iter().map(|e| e.objective).collect()))
-            .collect())
+            .collect();
+        Ok(every_key(keys, paths))
     }
 }
 
@@ -157,7 +161,7 @@ impl Loader<i64> for KeyResultsOf {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = self.repo.by_objectives(self.viewer.tenant_id, keys).await?;
-        Ok(grouped(rows, |kr| kr.objective_id))
+        Ok(every_key(keys, grouped(rows, |kr| kr.objective_id)))
     }
 }
 
@@ -203,7 +207,7 @@ impl Loader<CheckInsKey> for CheckInsOf {
                 );
             }
         }
-        Ok(out)
+        Ok(every_key(keys, out))
     }
 }
 
@@ -213,7 +217,7 @@ impl Loader<i64> for MilestonesOf {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = self.repo.by_objectives(self.viewer.tenant_id, keys).await?;
-        Ok(grouped(rows, |m| m.objective_id))
+        Ok(every_key(keys, grouped(rows, |m| m.objective_id)))
     }
 }
 

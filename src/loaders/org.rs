@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 
-use super::{Stores, by_id, grouped};
+use super::{Stores, by_id, every_key, grouped};
 use crate::domain::access::Viewer;
 use crate::error::AppError;
 use crate::store::pg::entity::{cycle, team, user};
@@ -54,7 +54,10 @@ impl Loader<i64> for SubTeamsOf {
             .repo
             .teams_by_parents(self.viewer.tenant_id, keys)
             .await?;
-        Ok(grouped(rows, |t| t.parent_id.unwrap_or_default()))
+        Ok(every_key(
+            keys,
+            grouped(rows, |t| t.parent_id.unwrap_or_default()),
+        ))
     }
 }
 
@@ -77,7 +80,10 @@ impl Loader<i64> for UsersOfTeam {
             .repo
             .users_by_teams(self.viewer.tenant_id, keys)
             .await?;
-        Ok(grouped(rows, |u| u.team_id.unwrap_or_default()))
+        Ok(every_key(
+            keys,
+            grouped(rows, |u| u.team_id.unwrap_or_default()),
+        ))
     }
 }
 

@@ -14,6 +14,7 @@ tokio::task_local! {
 }
 
 static TOTAL_SQL_STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static TOTAL_MONGO_COMMANDS: AtomicU64 = AtomicU64::new(0);
 static TOTAL_SQL_FAILURES: AtomicU64 = AtomicU64::new(0);
 static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
 
@@ -21,6 +22,7 @@ static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Default)]
 pub struct RequestCounters {
     sql_statements: AtomicU64,
+    mongo_commands: AtomicU64,
 }
 
 impl RequestCounters {
@@ -31,6 +33,11 @@ impl RequestCounters {
     /// SQL statements executed so far by this request.
     pub fn sql_statements(&self) -> u64 {
         self.sql_statements.load(Ordering::Relaxed)
+    }
+
+    /// MongoDB commands sent so far by this request.
+    pub fn mongo_commands(&self) -> u64 {
+        self.mongo_commands.load(Ordering::Relaxed)
     }
 
     /// Runs `fut` with these counters as the current request's.
@@ -48,6 +55,14 @@ pub fn record_sql_statement(failed: bool) {
     }
     let _ = CURRENT.try_with(|counters| {
         counters.sql_statements.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// Called once per MongoDB command by the driver's command monitor.
+pub fn record_mongo_command() {
+    TOTAL_MONGO_COMMANDS.fetch_add(1, Ordering::Relaxed);
+    let _ = CURRENT.try_with(|counters| {
+        counters.mongo_commands.fetch_add(1, Ordering::Relaxed);
     });
 }
 
@@ -71,11 +86,15 @@ pub fn prometheus_text() -> String {
          # HELP goalgraph_sql_statement_failures_total SQL statements that returned an error.\n\
          # TYPE goalgraph_sql_statement_failures_total counter\n\
          goalgraph_sql_statement_failures_total {}\n\
+         # HELP goalgraph_mongo_commands_total MongoDB commands sent.\n\
+         # TYPE goalgraph_mongo_commands_total counter\n\
+         goalgraph_mongo_commands_total {}\n\
          # HELP goalgraph_graphql_requests_total GraphQL requests served.\n\
          # TYPE goalgraph_graphql_requests_total counter\n\
          goalgraph_graphql_requests_total {}\n",
         TOTAL_SQL_STATEMENTS.load(Ordering::Relaxed),
         TOTAL_SQL_FAILURES.load(Ordering::Relaxed),
+        TOTAL_MONGO_COMMANDS.load(Ordering::Relaxed),
         TOTAL_REQUESTS.load(Ordering::Relaxed),
     )
 }

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod metrics;
+pub mod mongo;
 pub mod pg;
 
 use crate::domain::DomainError;

@@ -6,10 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use goalgraph::app::{AppState, serve};
 use goalgraph::auth::TokenKeys;
 use goalgraph::domain::role::Role;
-use goalgraph::http::graphql::SQL_STATEMENTS_HEADER;
+use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
+use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
 use goalgraph::store::pg::{self, PgOptions};
+use goalgraph::sync::activity::ActivityConsumer;
+use goalgraph::sync::relay::OutboxRelay;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
@@ -20,6 +23,14 @@ fn server_url() -> String {
     std::env::var("GOALGRAPH_TEST_PG_URL").expect(
         "GOALGRAPH_TEST_PG_URL is not set: run the suite with ./scripts/test, which starts \
          an embedded PostgreSQL for it",
+    )
+}
+
+/// The MongoDB-compatible server the suite runs against (started by `scripts/test`).
+pub fn mongo_uri() -> String {
+    std::env::var("GOALGRAPH_TEST_MONGO_URI").expect(
+        "GOALGRAPH_TEST_MONGO_URI is not set: run the suite with ./scripts/test, which starts \
+         a local SecantusDB for it",
     )
 }
 
@@ -38,6 +49,11 @@ pub fn with_database(url: &str, database: &str) -> String {
 
 /// Creates an empty database with a unique name and returns its URL.
 pub async fn fresh_database() -> String {
+    fresh_database_named().await.0
+}
+
+/// Like [`fresh_database`], also returning the name (reused for the MongoDB database).
+pub async fn fresh_database_named() -> (String, String) {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = format!(
         "gg_test_{}_{}_{}",
@@ -56,7 +72,7 @@ pub async fn fresh_database() -> String {
         .await
         .expect("create database");
     admin.close().await.expect("close");
-    with_database(&server_url(), &name)
+    (with_database(&server_url(), &name), name)
 }
 
 /// A running API on its own database.
@@ -64,7 +80,10 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
+    pub mongo: MongoStore,
     pub keys: TokenKeys,
+    /// Stops the relay and the change-stream consumer when set.
+    pub stop_workers: tokio::sync::watch::Sender<bool>,
 }
 
 /// A tenant with its admin.
@@ -85,6 +104,7 @@ pub struct Actor {
 pub struct Gql {
     pub body: Value,
     pub statements: u64,
+    pub mongo_commands: u64,
 }
 
 impl Gql {
@@ -117,23 +137,58 @@ impl Gql {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let database_url = fresh_database().await;
+    spawn_app_with_mongo(&mongo_uri()).await
+}
+
+/// A running API whose MongoDB is the server at `mongo_uri`, with its relay and change-stream
+/// consumer running as in `goalgraph serve`.
+pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
+    let (database_url, name) = fresh_database_named().await;
     let db = pg::connect(&database_url, &PgOptions::default())
         .await
         .expect("connect");
     pg::migrate(&db).await.expect("migrate");
+    let mongo = MongoStore::connect(mongo_uri, &name).await.expect("mongo");
+    mongo.ensure_indexes().await.expect("indexes");
     let keys = TokenKeys::new(SECRET);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::new(db.clone(), TokenKeys::new(SECRET));
+    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET));
+    let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tokio::spawn(
+        OutboxRelay::new(db.clone(), &mongo, state.stores.outbox_written.clone())
+            .run(until(stopped.clone())),
+    );
+    tokio::spawn(ActivityConsumer::new(db.clone(), mongo.clone()).run(until(stopped)));
     tokio::spawn(serve(listener, state, std::future::pending()));
     TestApp {
         address,
         client: reqwest::Client::new(),
         db,
+        mongo,
         keys,
+        stop_workers,
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true, failing after `seconds`.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
@@ -199,9 +254,16 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .expect("statement header");
+        let mongo_commands = response
+            .headers()
+            .get(MONGO_COMMANDS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("command header");
         Gql {
             body: response.json().await.expect("json"),
             statements,
+            mongo_commands,
         }
     }
 

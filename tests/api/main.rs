@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth_and_tenancy;
+mod documents;
 mod errors;
 mod migrations;
 mod mutations;
@@ -12,4 +13,5 @@ mod playground;
 mod queries;
 mod rollup;
 mod schema;
+mod sync;
 mod tree;

@@ -241,6 +241,7 @@ async fn apply_and_compare(
                             key_result_id: key_results[i].0,
                             value: f64::from(value),
                             confidence: None,
+                            note: None,
                         },
                     )
                     .await
@@ -414,7 +415,7 @@ async fn apply_and_compare(
 fn stored_roll_ups_always_equal_a_from_scratch_recomputation() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let app = runtime.block_on(spawn_app());
-    let stores = Stores::new(app.db.clone());
+    let stores = Stores::new(app.db.clone(), &app.mongo);
     let mut runner = TestRunner::new(Config {
         cases: 24,
         ..Config::default()

@@ -18,6 +18,8 @@ use crate::loaders::ObjectiveById;
 use crate::store::pg::milestones::{MilestonePatch, NewMilestone};
 
 const TITLE_MAX: usize = 300;
+/// The longest progress note.
+pub const NOTE_MAX: usize = 20_000;
 
 /// A new key result.
 #[derive(InputObject)]
@@ -64,6 +66,8 @@ pub struct CheckInInput {
     value: f64,
     /// Confidence of reaching the target, 0..1.
     confidence: Option<f64>,
+    /// A progress note in markdown (up to 20,000 characters), kept in goal_updates.
+    note: Option<String>,
 }
 
 /// A new milestone.
@@ -206,8 +210,17 @@ impl KeyResultMutations {
                 .confidence
                 .map(|c| confidence("confidence", c))
                 .transpose()?,
+            note: input
+                .note
+                .as_deref()
+                .map(|n| required_text("note", n, NOTE_MAX))
+                .transpose()?,
         };
+        let has_note = command.note.is_some();
         let (recorded, key_result) = stores(ctx).key_results.check_in(&viewer, command).await?;
+        if has_note {
+            stores(ctx).outbox_written.notify_one();
+        }
         let objective = load_one::<ObjectiveById, _>(ctx, key_result.objective_id)
             .await?
             .map(Objective);

@@ -1,6 +1,7 @@
 //! The mutation root, merged from one file per area. Each mutation checks the caller's role,
 //! turns its input into a validated domain command, and calls one repository method.
 
+mod documents;
 mod key_results;
 mod objectives;
 mod org;
@@ -13,6 +14,7 @@ pub struct MutationRoot(
     objectives::ObjectiveMutations,
     key_results::KeyResultMutations,
     org::OrgMutations,
+    documents::DocumentMutations,
 );
 
 /// The result of a delete.

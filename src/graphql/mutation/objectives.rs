@@ -125,6 +125,7 @@ impl ObjectiveMutations {
             weight: weight("weight", input.weight.unwrap_or(1.0))?,
         };
         let created = stores(ctx).objectives.create(&viewer, command).await?;
+        stores(ctx).outbox_written.notify_one();
         Ok(payload(created))
     }
 
@@ -154,6 +155,7 @@ impl ObjectiveMutations {
             expected_version: input.expected_version,
         };
         let updated = stores(ctx).objectives.update(&viewer, id, patch).await?;
+        stores(ctx).outbox_written.notify_one();
         Ok(payload(updated))
     }
 
@@ -175,6 +177,7 @@ impl ObjectiveMutations {
             .objectives
             .move_to(&viewer, id, new_parent, input.expected_version)
             .await?;
+        stores(ctx).outbox_written.notify_one();
         Ok(payload(moved))
     }
 
@@ -183,6 +186,7 @@ impl ObjectiveMutations {
         let viewer = authorized(ctx, Role::can_write_goals, "archive objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
         let archived = stores(ctx).objectives.archive(&viewer, id).await?;
+        stores(ctx).outbox_written.notify_one();
         Ok(payload(archived))
     }
 
@@ -192,6 +196,7 @@ impl ObjectiveMutations {
         let viewer = authorized(ctx, Role::can_write_goals, "delete objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
         let deleted = stores(ctx).objectives.delete(&viewer, id).await?;
+        stores(ctx).outbox_written.notify_one();
         Ok(DeletePayload {
             deleted_id: encode_id(NodeKind::Objective, deleted.id),
         })

@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::entity::{check_in, key_result, user};
 use super::objectives::visible_one;
+use super::outbox::record_check_in_note;
 use super::scoped::{begin_tenant_write, grouped_by, require, sql};
 use super::{rollup, visibility};
 use crate::domain::DomainError;
@@ -191,6 +192,20 @@ impl KeyResultRepo {
         .await?
         .ok_or(StoreError::NotFound("keyResultId"))?;
         let objective_id = current.objective_id;
+        if let Some(note) = &command.note {
+            // The note rides in the check-in's transaction: acknowledged together, relayed
+            // to goal_updates (idempotently) even if MongoDB is down right now.
+            record_check_in_note(
+                &txn,
+                viewer.tenant_id,
+                objective_id,
+                command.key_result_id,
+                recorded.id,
+                viewer.user_id,
+                note,
+            )
+            .await?;
+        }
         let mut active = current.into_active_model();
         active.current_value = Set(Some(value));
         if let Some(confidence) = command.confidence {

@@ -1,6 +1,7 @@
 //! PostgreSQL: connection set-up, the SeaORM entities and one repository per aggregate. All
 //! SQL lives in this module tree; resolvers and loaders call repository methods only.
 
+pub mod activity;
 pub mod entity;
 pub mod key_results;
 pub mod milestones;

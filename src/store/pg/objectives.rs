@@ -265,6 +265,7 @@ impl ObjectiveRepo {
             check_move(id, parent, &parent_chain)?;
         }
         let old_parent = current.parent_id;
+        let from_path = tree::materialized_path(&txn, viewer.tenant_id, old_parent, id).await?;
         let version = current.version;
         let mut active = current.into_active_model();
         active.parent_id = Set(new_parent);
@@ -274,7 +275,7 @@ impl ObjectiveRepo {
             &txn,
             ObjectiveEvent::Moved,
             &moved,
-            json!({ "from_parent_id": old_parent, "to_parent_id": new_parent }),
+            json!({ "from_parent_id": old_parent, "from_path": from_path }),
         )
         .await?;
         let seeds: Vec<i64> = old_parent.into_iter().chain(new_parent).collect();

@@ -4,6 +4,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 
 use super::entity::{objective, outbox};
+use super::tree::materialized_path;
 use crate::store::StoreResult;
 
 /// What happened to an objective.
@@ -17,7 +18,20 @@ pub enum ObjectiveEvent {
 }
 
 impl ObjectiveEvent {
-    fn as_str(self) -> &'static str {
+    /// The event for an outbox `event_type`, if it is an objective event.
+    pub fn parse(event_type: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Updated,
+            Self::Moved,
+            Self::Archived,
+            Self::Deleted,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == event_type)
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
             ObjectiveEvent::Created => "objective.created",
             ObjectiveEvent::Updated => "objective.updated",
@@ -28,16 +42,21 @@ impl ObjectiveEvent {
     }
 }
 
-/// Records `event` for `objective` (its state after the change) with `extra` details.
+/// Records `event` for `objective` (its state after the change) with `extra` details. The
+/// payload carries the objective's materialised path as PostgreSQL sees it in this
+/// transaction, so the relay never derives a path from MongoDB's possibly lagging state.
 pub async fn record_objective(
     txn: &impl ConnectionTrait,
     event: ObjectiveEvent,
     objective: &objective::Model,
     extra: serde_json::Value,
 ) -> StoreResult<()> {
+    let path =
+        materialized_path(txn, objective.tenant_id, objective.parent_id, objective.id).await?;
     let payload = serde_json::json!({
         "objective_id": objective.id,
         "parent_id": objective.parent_id,
+        "path": path,
         "title": objective.title,
         "status": objective.status,
         "visibility": objective.visibility,
@@ -57,3 +76,36 @@ pub async fn record_objective(
     .await?;
     Ok(())
 }
+
+/// Records a progress note given with a check-in, for the relay to add to goal_updates: the
+/// note is acknowledged with the check-in because it is committed in the same transaction.
+pub async fn record_check_in_note(
+    txn: &impl ConnectionTrait,
+    tenant_id: i64,
+    objective_id: i64,
+    key_result_id: i64,
+    check_in_id: i64,
+    author_id: i64,
+    body: &str,
+) -> StoreResult<()> {
+    outbox::ActiveModel {
+        tenant_id: Set(tenant_id),
+        aggregate_type: Set("key_result".into()),
+        aggregate_id: Set(key_result_id),
+        event_type: Set(CHECK_IN_NOTE_EVENT.into()),
+        payload: Set(serde_json::json!({
+            "objective_id": objective_id,
+            "key_result_id": key_result_id,
+            "check_in_id": check_in_id,
+            "author_id": author_id,
+            "body": body,
+        })),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// The event type of [`record_check_in_note`].
+pub const CHECK_IN_NOTE_EVENT: &str = "check_in.noted";

@@ -177,3 +177,35 @@ pub async fn team_ancestor_ids(
         .map(|row| row.try_get::<i64>("", "id").map_err(Into::into))
         .collect()
 }
+
+/// The materialised path (`",1,5,9,"`) of objective `objective_id` placed under `parent_id`:
+/// the parent's ancestors root first, the parent, then the objective itself.
+pub async fn materialized_path(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    parent_id: Option<i64>,
+    objective_id: i64,
+) -> StoreResult<String> {
+    let Some(parent_id) = parent_id else {
+        return Ok(format!(",{objective_id},"));
+    };
+    let statement = sql(
+        "WITH RECURSIVE up (id, parent_id, depth) AS ( \
+             SELECT id, parent_id, 0 FROM objectives WHERE tenant_id = $1 AND id = $2 \
+           UNION ALL \
+             SELECT o.id, o.parent_id, up.depth + 1 \
+             FROM up JOIN objectives o ON o.tenant_id = $1 AND o.id = up.parent_id \
+         ) \
+         SELECT ',' || string_agg(id::text, ',' ORDER BY depth DESC) || ',' AS path FROM up",
+        [tenant_id.into(), parent_id.into()],
+    );
+    let row = db.query_one_raw(statement).await?;
+    let parent_path: Option<String> = match row {
+        Some(row) => row.try_get("", "path")?,
+        None => None,
+    };
+    Ok(format!(
+        "{}{objective_id},",
+        parent_path.unwrap_or_else(|| format!(",{parent_id},"))
+    ))
+}
