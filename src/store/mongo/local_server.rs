@@ -79,8 +79,22 @@ impl LocalMongo {
         self.port
     }
 
-    /// Stops the server and waits for it to exit.
+    /// Stops the server gracefully (SIGTERM, so it checkpoints its data) and waits for it to
+    /// exit; kills it if it has not exited within 20 s.
     pub async fn stop(mut self) -> Result<(), LocalMongoError> {
+        if let Some(pid) = self.child.id() {
+            // std has no signal API; `kill` is POSIX and always present.
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
         self.child.start_kill()?;
         self.child.wait().await?;
         Ok(())

@@ -56,18 +56,7 @@ impl MongoStore {
         options.app_name = Some("goalgraph".into());
         options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
         options.command_event_handler = Some(EventHandler::callback(|event: CommandEvent| {
-            if let CommandEvent::Started(started) = event {
-                if std::env::var("GG_DEBUG_MONGO").is_ok() {
-                    eprintln!(
-                        "mongo cmd {} {}",
-                        started.command_name,
-                        started
-                            .command
-                            .get("pipeline")
-                            .map(|p| p.to_string().chars().take(150).collect::<String>())
-                            .unwrap_or_default()
-                    );
-                }
+            if let CommandEvent::Started(_) = event {
                 record_mongo_command();
             }
         }));
