@@ -33,6 +33,8 @@ pub enum Command {
     Mongodb(MongodbArgs),
     /// Compare a tenant's data in PostgreSQL and MongoDB, report differences, optionally repair.
     Reconcile(ReconcileArgs),
+    /// Load the deterministic benchmark data set of SPEC section 7 into a new tenant.
+    Seed(SeedArgs),
 }
 
 /// Where the data lives.
@@ -188,4 +190,21 @@ pub struct ReconcileArgs {
     pub repair: bool,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Load the benchmark tree (111,111 objectives with 6 levels).
+    #[arg(long)]
+    pub bench: bool,
+    /// Levels of the tree, root included (6: 111,111 objectives; 7: 1,111,111).
+    #[arg(long, default_value_t = 6)]
+    pub levels: u32,
+    /// Children per objective.
+    #[arg(long, default_value_t = 10)]
+    pub branching: i64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }

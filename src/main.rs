@@ -118,6 +118,20 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 return Ok(ExitCode::from(2));
             }
         }
+        Command::Seed(args) => {
+            if !args.bench {
+                return Err("only `seed --bench` is available".into());
+            }
+            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let (db, embedded) = open_store(&args.store).await?;
+            let (mongo, local_mongo) = open_documents(&args.store).await?;
+            let report = seed_bench(&db, &mongo, args.levels, args.branching, &secret).await?;
+            println!("{report}");
+            if let Some(local) = local_mongo {
+                local.stop().await?;
+            }
+            close(db, embedded).await?;
+        }
         Command::Migrate(store) => {
             let (db, embedded) = open_store(&store).await?;
             println!("migrations applied");
@@ -220,6 +234,73 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
         TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400)
     );
     Ok(())
+}
+
+/// Loads SPEC section 7 into a new tenant: 997 users, the objective tree with three key results
+/// each and stored roll-ups (set-based SQL), then the goal_trees documents (bulk inserts).
+async fn seed_bench(
+    db: &DatabaseConnection,
+    mongo: &MongoStore,
+    levels: u32,
+    branching: i64,
+    secret: &[u8],
+) -> Result<String, AnyError> {
+    use goalgraph::store::mongo::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
+    use goalgraph::store::pg::seed::{TreeShape, bench_tree_owned_by, bench_users};
+    let started = std::time::Instant::now();
+    let stringify = |err: goalgraph::store::StoreError| format!("{err}");
+    let admin = NewUser {
+        name: "Bench admin".into(),
+        email: "admin@bench.example".into(),
+        role: Role::Admin,
+        team_id: None,
+    };
+    let (tenant, user) = OrgRepo::new(db.clone())
+        .create_tenant("bench", admin)
+        .await
+        .map_err(stringify)?;
+    let owners = bench_users(db, tenant.id, 997).await.map_err(stringify)?;
+    let shape = TreeShape { levels, branching };
+    let root = bench_tree_owned_by(db, tenant.id, owners, shape)
+        .await
+        .map_err(stringify)?;
+    let postgres_done = started.elapsed();
+    let trees: Vec<GoalTree> = pg::tree::tenant_paths(db, tenant.id)
+        .await
+        .map_err(stringify)?
+        .into_iter()
+        .map(|o| GoalTree {
+            id: document_id(tenant.id, o.id),
+            tenant_id: tenant.id,
+            objective_id: o.id,
+            depth: depth_of(&o.path),
+            path: o.path,
+            title: o.title,
+            status: o.status,
+            archived: o.archived,
+            fields: Default::default(),
+            outbox_id: 0,
+        })
+        .collect();
+    mongo
+        .ensure_indexes()
+        .await
+        .map_err(|err| format!("{err}"))?;
+    GoalTrees::new(mongo.database().clone())
+        .insert_many(&trees)
+        .await
+        .map_err(|err| format!("{err}"))?;
+    let token = TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
+    Ok(format!(
+        "tenant {} (\"bench\"): {} objectives from root id {root}, {} key results; \
+         PostgreSQL {:.1} s, goal_trees {:.1} s, total {:.1} s\nadmin token (7 days): {token}",
+        tenant.id,
+        shape.objectives(),
+        3 * shape.objectives(),
+        postgres_done.as_secs_f64(),
+        (started.elapsed() - postgres_done).as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Connects to the configured MongoDB (or starts the local SecantusDB) and creates its

@@ -11,6 +11,7 @@ use crate::store::mongo::MongoStore;
 use crate::store::mongo::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
 use crate::store::mongo::goal_updates::GoalUpdates;
 use crate::store::pg::scoped::sql;
+use crate::store::pg::tree::tenant_paths;
 
 /// One difference between the stores.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,15 +90,6 @@ pub struct Report {
     pub repaired: bool,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct ExpectedNode {
-    id: i64,
-    path: String,
-    title: String,
-    status: String,
-    archived: bool,
-}
-
 #[derive(Debug, FromQueryResult, PartialEq)]
 struct SummaryRow {
     objective_id: i64,
@@ -115,19 +107,7 @@ pub async fn reconcile(
     repair: bool,
 ) -> Result<Report, SyncError> {
     let trees = GoalTrees::new(mongo.database().clone());
-    let expected = ExpectedNode::find_by_statement(sql(
-        "WITH RECURSIVE t (id, path) AS ( \
-             SELECT id, ',' || id || ',' FROM objectives WHERE tenant_id = $1 AND parent_id IS NULL \
-           UNION ALL \
-             SELECT o.id, t.path || o.id || ',' \
-             FROM t JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = t.id \
-         ) \
-         SELECT o.id, t.path, o.title, o.status, o.archived_at IS NOT NULL AS archived \
-         FROM t JOIN objectives o ON o.id = t.id",
-        [tenant_id.into()],
-    ))
-    .all(db)
-    .await?;
+    let expected = tenant_paths(db, tenant_id).await?;
     let mut documents: HashMap<i64, GoalTree> = trees
         .all(tenant_id)
         .await?

@@ -282,6 +282,23 @@ impl GoalTrees {
         Ok(())
     }
 
+    /// Inserts many new documents (bulk loads), unordered, in batches of 10,000.
+    pub async fn insert_many(&self, trees: &[GoalTree]) -> MongoResult<()> {
+        for chunk in trees.chunks(10_000) {
+            let documents = chunk
+                .iter()
+                .map(|tree| {
+                    bson::to_document(tree).map_err(|err| MongoError::Bson(err.to_string()))
+                })
+                .collect::<MongoResult<Vec<_>>>()?;
+            collection(&self.db)
+                .insert_many(documents)
+                .ordered(false)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Replaces whole documents (reconcile's repair).
     pub async fn replace(&self, tree: &GoalTree) -> MongoResult<()> {
         let document = bson::to_document(tree).map_err(|err| MongoError::Bson(err.to_string()))?;

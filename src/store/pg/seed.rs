@@ -32,6 +32,56 @@ pub async fn bench_tree(
     owner_id: i64,
     shape: TreeShape,
 ) -> StoreResult<i64> {
+    bench_tree_owned_by(
+        db,
+        tenant_id,
+        Owners {
+            first: owner_id,
+            count: 1,
+        },
+        shape,
+    )
+    .await
+}
+
+/// A contiguous range of user ids; objective `i` is owned by `first + i mod count` (the spec's
+/// `user(i mod 997)` with 997 users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owners {
+    pub first: i64,
+    pub count: i64,
+}
+
+/// Creates `count` users in `tenant_id` with consecutive ids and returns them.
+pub async fn bench_users(
+    db: &sea_orm::DatabaseConnection,
+    tenant_id: i64,
+    count: i64,
+) -> StoreResult<Owners> {
+    let first: i64 = db
+        .query_one_raw(sql(
+            "WITH made AS ( \
+                 INSERT INTO users (tenant_id, name, email, role) \
+                 SELECT $1, 'User ' || n, 'user' || n || '@bench.example', 'member' \
+                 FROM generate_series(0::bigint, $2::bigint - 1) AS n ORDER BY n \
+                 RETURNING id) \
+             SELECT min(id) AS first FROM made",
+            [tenant_id.into(), count.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "first"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(Owners { first, count })
+}
+
+/// Like [`bench_tree`], with owners spread over `owners`.
+pub async fn bench_tree_owned_by(
+    db: &sea_orm::DatabaseConnection,
+    tenant_id: i64,
+    owners: Owners,
+    shape: TreeShape,
+) -> StoreResult<i64> {
     let txn = db.begin().await?;
     let base: i64 = txn
         .query_one_raw(sql(
@@ -48,16 +98,17 @@ pub async fn bench_tree(
         "INSERT INTO objectives (id, tenant_id, parent_id, owner_id, title, status, weight) \
          SELECT $1 + i, $2, \
                 CASE WHEN i = 1 THEN NULL ELSE $1 + (i - 2) / $5 + 1 END, \
-                $3, 'Objective ' || i, \
+                $3 + i % $6, 'Objective ' || i, \
                 (ARRAY['on_track', 'at_risk', 'off_track', 'done'])[i % 4 + 1], \
                 1 + i % 4 \
          FROM generate_series(1::bigint, $4::bigint) AS i",
         [
             base.into(),
             tenant_id.into(),
-            owner_id.into(),
+            owners.first.into(),
             n.into(),
             b.into(),
+            owners.count.into(),
         ],
     ))
     .await?;
@@ -66,7 +117,7 @@ pub async fn bench_tree(
     txn.execute_raw(sql(
         "INSERT INTO key_results (tenant_id, objective_id, owner_id, title, kind, \
                                   start_value, target_value, current_value, weight) \
-         SELECT $2, $1 + i, $3, 'Key result ' || (3 * (i - 1) + j), 'numeric', \
+         SELECT $2, $1 + i, $3 + i % $5, 'Key result ' || (3 * (i - 1) + j), 'numeric', \
                 (i % 5) * 10, \
                 (i % 5) * 10 + (100 + (7 * i + 13 * j) % 900), \
                 (i % 5) * 10 \
@@ -75,7 +126,13 @@ pub async fn bench_tree(
                 1 + (i + j) % 3 \
          FROM generate_series(1::bigint, $4::bigint) AS i, generate_series(1::bigint, 3::bigint) AS j \
          ORDER BY i, j",
-        [base.into(), tenant_id.into(), owner_id.into(), n.into()],
+        [
+            base.into(),
+            tenant_id.into(),
+            owners.first.into(),
+            n.into(),
+            owners.count.into(),
+        ],
     ))
     .await?;
     txn.execute_raw(sql(

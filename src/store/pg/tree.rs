@@ -209,3 +209,33 @@ pub async fn materialized_path(
         parent_path.unwrap_or_else(|| format!(",{parent_id},"))
     ))
 }
+
+/// An objective's place in its tenant's tree, with the fields goal_trees denormalises.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct PlacedObjective {
+    pub id: i64,
+    pub path: String,
+    pub title: String,
+    pub status: String,
+    pub archived: bool,
+}
+
+/// Every objective of a tenant with its materialised path, computed from the roots down.
+pub async fn tenant_paths(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+) -> StoreResult<Vec<PlacedObjective>> {
+    Ok(PlacedObjective::find_by_statement(sql(
+        "WITH RECURSIVE t (id, path) AS ( \
+             SELECT id, ',' || id || ',' FROM objectives WHERE tenant_id = $1 AND parent_id IS NULL \
+           UNION ALL \
+             SELECT o.id, t.path || o.id || ',' \
+             FROM t JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = t.id \
+         ) \
+         SELECT o.id, t.path, o.title, o.status, o.archived_at IS NOT NULL AS archived \
+         FROM t JOIN objectives o ON o.id = t.id",
+        [tenant_id.into()],
+    ))
+    .all(db)
+    .await?)
+}
