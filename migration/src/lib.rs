@@ -4,6 +4,33 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// Declares a migration named `$name` whose `up` and `down` run the SQL in `$up` and `$down`.
+macro_rules! sql_migration {
+    ($name:literal, $up:ident, $down:ident) => {
+        pub struct Migration;
+
+        impl MigrationName for Migration {
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                manager.get_connection().execute_unprepared($up).await?;
+                Ok(())
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                manager.get_connection().execute_unprepared($down).await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use sql_migration;
+
 mod m20261121_000001_core_schema;
 mod m20261121_000002_check_in_partitions;
 mod m20261121_000003_sync_state;

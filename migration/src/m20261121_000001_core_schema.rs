@@ -5,14 +5,6 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261121_000001_core_schema"
-    }
-}
-
 const UP: &str = r#"
 -- pg_trgm backs the case-insensitive text filter on objective titles. It is a trusted
 -- extension (PostgreSQL 13+), so a database owner without superuser rights may create it.
@@ -194,15 +186,4 @@ DROP TABLE teams;
 DROP TABLE tenants;
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(UP).await?;
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(DOWN).await?;
-        Ok(())
-    }
-}
+crate::sql_migration!("m20261121_000001_core_schema", UP, DOWN);

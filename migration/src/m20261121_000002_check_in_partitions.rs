@@ -3,14 +3,6 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261121_000002_check_in_partitions"
-    }
-}
-
 const UP: &str = r#"
 -- Fiscal years are calendar years (a tenant-specific fiscal calendar maps onto cycles, not onto
 -- storage). `goalgraph maintain` calls this ahead of time so the default partition stays empty:
@@ -55,15 +47,4 @@ $$;
 DROP FUNCTION goalgraph_ensure_check_in_partition(INTEGER);
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(UP).await?;
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(DOWN).await?;
-        Ok(())
-    }
-}
+crate::sql_migration!("m20261121_000002_check_in_partitions", UP, DOWN);

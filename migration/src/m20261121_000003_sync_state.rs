@@ -4,14 +4,6 @@
 
 use sea_orm_migration::prelude::*;
 
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261121_000003_sync_state"
-    }
-}
-
 const UP: &str = r#"
 -- Derived from MongoDB's goal_updates and goal_trees by the change-stream consumer. Not a
 -- foreign key to objectives: an event may arrive for an objective deleted meanwhile, and
@@ -41,15 +33,4 @@ DROP TABLE change_stream_offsets;
 DROP TABLE objective_activity;
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(UP).await?;
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(DOWN).await?;
-        Ok(())
-    }
-}
+crate::sql_migration!("m20261121_000003_sync_state", UP, DOWN);
