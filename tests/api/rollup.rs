@@ -440,3 +440,41 @@ fn stored_roll_ups_always_equal_a_from_scratch_recomputation() {
         )
         .expect("roll-ups match a recomputation");
 }
+
+#[tokio::test]
+async fn the_benchmark_seed_stores_the_same_roll_ups_as_a_recomputation() {
+    let app = spawn_app().await;
+    let t = app.tenant("bench").await;
+    let shape = goalgraph::store::pg::seed::TreeShape {
+        levels: 4,
+        branching: 5,
+    };
+    goalgraph::store::pg::seed::bench_tree(&app.db, t.id, t.admin.id, shape)
+        .await
+        .expect("seed");
+    let expected = recompute_all(&app.db, t.id).await.expect("recompute");
+    assert_eq!(expected.objectives.len(), 156);
+    assert_eq!(expected.key_results.len(), 3 * 156);
+    for (table, expected) in [
+        ("objectives", &expected.objectives),
+        ("key_results", &expected.key_results),
+    ] {
+        let stored = Stored::find_by_statement(sea_orm::Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            format!("SELECT id, progress FROM {table} WHERE tenant_id = $1"),
+            [t.id.into()],
+        ))
+        .all(&app.db)
+        .await
+        .expect("stored");
+        for row in stored {
+            assert!(
+                close(row.progress, expected[&row.id]),
+                "{table} {}: {} vs {}",
+                row.id,
+                row.progress,
+                expected[&row.id]
+            );
+        }
+    }
+}

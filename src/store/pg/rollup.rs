@@ -244,17 +244,3 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
         key_results: kr_progress,
     })
 }
-
-/// Recomputes and stores every roll-up of a tenant (after a bulk load).
-pub async fn rebuild_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<()> {
-    let full = recompute_all(db, tenant_id).await?;
-    let krs: Vec<(i64, f64)> = full.key_results.into_iter().collect();
-    let objectives: Vec<(i64, f64)> = full.objectives.into_iter().collect();
-    for chunk in krs.chunks(50_000) {
-        write_progress(db, "key_results", tenant_id, chunk).await?;
-    }
-    for chunk in objectives.chunks(50_000) {
-        write_progress(db, "objectives", tenant_id, chunk).await?;
-    }
-    Ok(())
-}
