@@ -18,6 +18,7 @@ struct Args {
     seconds: u64,
     server_pid: Option<u32>,
     only: Option<String>,
+    levels: u32,
 }
 
 fn parse_args() -> Args {
@@ -29,6 +30,7 @@ fn parse_args() -> Args {
         seconds: 10,
         server_pid: None,
         only: None,
+        levels: 6,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -42,6 +44,7 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value.parse().expect("--seconds"),
             "--server-pid" => args.server_pid = value.parse().ok(),
             "--only" => args.only = Some(value),
+            "--levels" => args.levels = value.parse().expect("--levels"),
             "--bench" => {
                 i += 1;
                 continue;
@@ -68,6 +71,7 @@ const Q1: &str = "query($id: ID!) { objective(id: $id) { title progress keyResul
       children { title progress keyResults { progress } } } } } }";
 const Q2: &str = "query($id: ID!) { objective(id: $id) { descendants(maxDepth: 10) { depth objective { id title progress } } } }";
 const Q3: &str = "query($id: ID!) { objective(id: $id) { children { id title progress } } }";
+const CHECK_IN: &str = "mutation($kr: ID!) { checkIn(input: {keyResultId: $kr, value: 50}) { keyResult { progress } objective { progress } } }";
 const Q4: &str = "query($after: String) { objectives(first: 50, after: $after) { edges { node { id title progress owner { name } team { name } customFields latestUpdate { body } } } } }";
 
 struct Outcome {
@@ -170,6 +174,34 @@ fn rss_mb(pid: Option<u32>) -> String {
         .map_or("-".into(), |kb| format!("{:.0}", kb / 1024.0))
 }
 
+/// The spec number of the first objective on `level` (the root is level 1).
+fn first_at_level(level: u32) -> i64 {
+    (10_i64.pow(level - 1) - 1) / 9 + 1
+}
+
+/// A key result of the last (deepest) objective of the tree: spec objective (10^levels − 1)/9.
+async fn leaf_key_result(args: &Args, client: &reqwest::Client) -> String {
+    let last = (10_i64.pow(args.levels) - 1) / 9;
+    let response: Value = client
+        .post(&args.url)
+        .bearer_auth(&args.token)
+        .json(&json!({
+            "query": "query($id: ID!) { objective(id: $id) { keyResults { id } } }",
+            "variables": { "id": global_id("Objective", args.base + last) },
+        }))
+        .send()
+        .await
+        .expect("leaf")
+        .json()
+        .await
+        .expect("json");
+    response
+        .pointer("/data/objective/keyResults/0/id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -196,6 +228,16 @@ async fn main() {
             json!({ "id": id(1) }),
         ),
         ("Q4 mobile page of 50", Q4, json!({ "after": null })),
+        (
+            "Q2 scale: the 1,111-objective subtree deepest in the tree",
+            Q2,
+            json!({ "id": id(first_at_level(args.levels.saturating_sub(3).max(1))) }),
+        ),
+        (
+            "Check-in on a deepest leaf",
+            CHECK_IN,
+            json!({ "kr": leaf_key_result(&args, &client).await }),
+        ),
     ];
     println!("idle RSS: {} MB", rss_mb(args.server_pid));
     println!("| query | req/s | p50 ms | p99 ms | errors | SQL/req | Mongo/req | RSS MB |");

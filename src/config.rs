@@ -203,6 +203,9 @@ pub struct SeedArgs {
     /// Children per objective.
     #[arg(long, default_value_t = 10)]
     pub branching: i64,
+    /// Skip the goal_trees documents (PostgreSQL-only scale runs).
+    #[arg(long)]
+    pub no_documents: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

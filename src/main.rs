@@ -125,7 +125,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
             let (db, embedded) = open_store(&args.store).await?;
             let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let report = seed_bench(&db, &mongo, args.levels, args.branching, &secret).await?;
+            let documents = (!args.no_documents).then_some(&mongo);
+            let report = seed_bench(&db, documents, args.levels, args.branching, &secret).await?;
             println!("{report}");
             if let Some(local) = local_mongo {
                 local.stop().await?;
@@ -240,7 +241,7 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
 /// each and stored roll-ups (set-based SQL), then the goal_trees documents (bulk inserts).
 async fn seed_bench(
     db: &DatabaseConnection,
-    mongo: &MongoStore,
+    mongo: Option<&MongoStore>,
     levels: u32,
     branching: i64,
     secret: &[u8],
@@ -265,31 +266,33 @@ async fn seed_bench(
         .await
         .map_err(stringify)?;
     let postgres_done = started.elapsed();
-    let trees: Vec<GoalTree> = pg::tree::tenant_paths(db, tenant.id)
-        .await
-        .map_err(stringify)?
-        .into_iter()
-        .map(|o| GoalTree {
-            id: document_id(tenant.id, o.id),
-            tenant_id: tenant.id,
-            objective_id: o.id,
-            depth: depth_of(&o.path),
-            path: o.path,
-            title: o.title,
-            status: o.status,
-            archived: o.archived,
-            fields: Default::default(),
-            outbox_id: 0,
-        })
-        .collect();
-    mongo
-        .ensure_indexes()
-        .await
-        .map_err(|err| format!("{err}"))?;
-    GoalTrees::new(mongo.database().clone())
-        .insert_many(&trees)
-        .await
-        .map_err(|err| format!("{err}"))?;
+    if let Some(mongo) = mongo {
+        let trees: Vec<GoalTree> = pg::tree::tenant_paths(db, tenant.id)
+            .await
+            .map_err(stringify)?
+            .into_iter()
+            .map(|o| GoalTree {
+                id: document_id(tenant.id, o.id),
+                tenant_id: tenant.id,
+                objective_id: o.id,
+                depth: depth_of(&o.path),
+                path: o.path,
+                title: o.title,
+                status: o.status,
+                archived: o.archived,
+                fields: Default::default(),
+                outbox_id: 0,
+            })
+            .collect();
+        mongo
+            .ensure_indexes()
+            .await
+            .map_err(|err| format!("{err}"))?;
+        GoalTrees::new(mongo.database().clone())
+            .insert_many(&trees)
+            .await
+            .map_err(|err| format!("{err}"))?;
+    }
     let token = TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
     Ok(format!(
         "tenant {} (\"bench\"): {} objectives from root id {root}, {} key results; \
