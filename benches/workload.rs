@@ -246,7 +246,7 @@ async fn main() {
         if args
             .only
             .as_deref()
-            .is_some_and(|only| !name.starts_with(only))
+            .is_some_and(|only| !only.split(',').any(|prefix| name.starts_with(prefix)))
         {
             continue;
         }

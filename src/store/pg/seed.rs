@@ -153,6 +153,10 @@ pub async fn bench_tree_owned_by(
     ))
     .await?;
     txn.commit().await?;
+    // Fresh statistics, or the planner sees the tables as they were before the load and may
+    // walk a million-row tree with sequential scans.
+    db.execute_unprepared("ANALYZE objectives, key_results, users")
+        .await?;
     Ok(base + 1)
 }
 
