@@ -99,7 +99,9 @@ pub fn check_definitions(definitions: &[FieldDefinition]) -> Result<(), DomainEr
     Ok(())
 }
 
-fn is_identifier(key: &str) -> bool {
+/// Whether `key` can name a custom field: a lowercase identifier of at most 64 characters, so
+/// never an operator (`$…`) nor a dotted path.
+pub fn is_identifier(key: &str) -> bool {
     let mut chars = key.chars();
     matches!(chars.next(), Some('a'..='z'))
         && key.len() <= 64

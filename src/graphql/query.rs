@@ -10,6 +10,7 @@ use super::enums::ObjectiveStatus;
 use super::node::{self, Node};
 use super::objective::{Objective, prime};
 use super::org::{Cycle, Team, User};
+use crate::domain::custom_fields::is_identifier;
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::domain::text::optional_text;
 use crate::error::{AppError, AppResult};
@@ -209,12 +210,7 @@ impl QueryRoot {
                         ));
                     }
                 };
-                if !c
-                    .key
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-                    || c.key.is_empty()
-                {
+                if !is_identifier(&c.key) {
                     return Err(AppError::bad_input(
                         "where",
                         format!("{:?} is not a custom-field key", c.key),

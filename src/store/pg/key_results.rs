@@ -12,7 +12,6 @@ use super::objectives::visible_one;
 use super::outbox::record_check_in_note;
 use super::scoped::{begin_tenant_write, grouped_by, require, sql};
 use super::{rollup, visibility};
-use crate::domain::DomainError;
 use crate::domain::access::Viewer;
 use crate::domain::key_result::{
     KeyResultKind, KeyResultPatch, KeyResultRange, NewCheckIn, NewKeyResult, check_value,
@@ -259,5 +258,5 @@ async fn reload(
         .filter(key_result::Column::Id.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| StoreError::Domain(DomainError::invalid("id", "key result vanished")))
+        .ok_or(StoreError::NotFound("keyResultId"))
 }
