@@ -14,6 +14,7 @@ use crate::graphql::{GoalSchema, build_schema};
 use crate::http;
 use crate::loaders::Stores;
 use crate::store::mongo::MongoStore;
+use crate::store::pg::progress_feed::ProgressFeed;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -30,22 +31,25 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, mongo: &MongoStore, keys: TokenKeys) -> Self {
+        let feed = ProgressFeed::start(&db);
         let stores = Stores::new(db, mongo);
         Self {
-            schema: build_schema(stores.clone()),
+            schema: build_schema(stores.clone(), feed),
             stores,
             keys: Arc::new(keys),
         }
     }
 }
 
-/// The routes: GraphQL (POST), the offline playground (GET), metrics and health.
+/// The routes: GraphQL (POST), the offline playground (GET), subscriptions (graphql-ws),
+/// metrics and health.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
             get(http::playground::page).post(http::graphql::handle),
         )
+        .route("/graphql/ws", get(http::subscriptions::upgrade))
         .route("/graphiql/{asset}", get(http::playground::asset))
         .route("/metrics", get(http::ops::metrics))
         .route("/healthz", get(http::ops::healthz))

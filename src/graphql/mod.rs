@@ -12,29 +12,34 @@ mod node;
 mod objective;
 mod org;
 mod query;
+mod subscription;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::loaders::Stores;
+use crate::store::pg::progress_feed::ProgressFeed;
 
 pub use context::AuthFailure;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
 
 /// The executable schema.
-pub type GoalSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type GoalSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Builds the schema with the stores every resolver reaches through its context.
-pub fn build_schema(stores: Stores) -> GoalSchema {
-    Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription)
+/// Builds the schema with the stores every resolver reaches through its context, and the
+/// replica's progress feed that subscriptions listen to.
+pub fn build_schema(stores: Stores, feed: ProgressFeed) -> GoalSchema {
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .data(stores)
+        .data(feed)
         .limit_depth(32)
         .finish()
 }
 
 /// The schema's SDL as committed in `schema.graphql` (types sorted, so diffs are stable).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, MutationRoot::default(), EmptySubscription).finish();
+    let schema = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot).finish();
     schema.sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .sorted_fields()

@@ -1,5 +1,7 @@
-//! HTTP handlers: the GraphQL endpoint, the offline playground, and operations endpoints.
+//! HTTP handlers: the GraphQL endpoint, subscriptions, the offline playground, and operations
+//! endpoints.
 
 pub mod graphql;
 pub mod ops;
 pub mod playground;
+pub mod subscriptions;

@@ -78,6 +78,8 @@ pub async fn fresh_database_named() -> (String, String) {
 /// A running API on its own database.
 pub struct TestApp {
     pub address: String,
+    /// The database's URL, for a second API replica on it.
+    pub database_url: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub mongo: MongoStore,
@@ -168,6 +170,7 @@ pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
     tokio::spawn(serve(listener, state, std::future::pending()));
     TestApp {
         address,
+        database_url,
         client: reqwest::Client::new(),
         db,
         mongo,
@@ -193,6 +196,21 @@ where
 }
 
 impl TestApp {
+    /// A second API server (its own pool and progress listener) on the same databases, as a
+    /// replica behind a load balancer would be; returns its address.
+    pub async fn replica(&self) -> String {
+        let db = pg::connect(&self.database_url, &PgOptions::default())
+            .await
+            .expect("connect");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let state = AppState::new(db, &self.mongo, TokenKeys::new(SECRET));
+        tokio::spawn(serve(listener, state, std::future::pending()));
+        address
+    }
+
     /// A new tenant with an admin user.
     pub async fn tenant(&self, name: &str) -> Tenant {
         let (tenant, admin) = OrgRepo::new(self.db.clone())

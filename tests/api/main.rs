@@ -13,5 +13,6 @@ mod playground;
 mod queries;
 mod rollup;
 mod schema;
+mod subscriptions;
 mod sync;
 mod tree;

@@ -8,6 +8,7 @@ pub mod milestones;
 pub mod objectives;
 pub mod org;
 pub mod outbox;
+pub mod progress_feed;
 pub mod rollup;
 pub mod scoped;
 pub mod seed;

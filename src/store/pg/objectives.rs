@@ -13,7 +13,7 @@ use serde_json::json;
 use super::entity::{cycle, objective, team, user};
 use super::outbox::{ObjectiveEvent, record_objective};
 use super::scoped::{begin_tenant_write, by_ids, require};
-use super::{rollup, tree, visibility};
+use super::{progress_feed, rollup, tree, visibility};
 use crate::domain::access::Viewer;
 use crate::domain::objective::{NewObjective, ObjectivePatch, ObjectiveStatus, check_move};
 use crate::store::{StoreError, StoreResult};
@@ -202,6 +202,9 @@ impl ObjectiveRepo {
         .await?;
         let parent_id = current.parent_id;
         let version = current.version;
+        let status_changed = patch
+            .status
+            .is_some_and(|status| status.as_str() != current.status);
         let mut active = current.into_active_model();
         if let Some(title) = patch.title {
             active.title = Set(title);
@@ -230,6 +233,9 @@ impl ObjectiveRepo {
         mark_changed(&mut active, version);
         let updated = active.update(&txn).await?;
         record_objective(&txn, ObjectiveEvent::Updated, &updated, json!({})).await?;
+        if status_changed {
+            progress_feed::announce_current(&txn, viewer.tenant_id, &[id]).await?;
+        }
         // Weight and status feed the parent's roll-up.
         rollup::refresh(
             &txn,

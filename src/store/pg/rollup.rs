@@ -2,15 +2,17 @@
 //! along the ancestor chains of the objectives it touched, inside the writer's transaction.
 //!
 //! The work is proportional to depth x fan-out, never to subtree size: siblings off the chain
-//! contribute their stored progress. Five statements whatever the depth: the chain, its key
-//! results, the chain's children, and one batched UPDATE each for key results and objectives.
+//! contribute their stored progress. Six statements at most whatever the depth: the chain, its
+//! key results, the chain's children, one batched UPDATE each for key results and objectives,
+//! and one NOTIFY announcing the changed objectives to live subscribers
+//! (see [`super::progress_feed`]).
 
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::scoped::sql;
-use super::tree;
+use super::{progress_feed, tree};
 use crate::domain::key_result::KeyResultKind;
 use crate::domain::objective::ObjectiveStatus;
 use crate::domain::rollup::{
@@ -116,6 +118,11 @@ pub async fn refresh(
     let objective_updates: Vec<(i64, f64)> =
         changes.iter().map(|c| (c.objective_id, c.after)).collect();
     write_progress(txn, "objectives", tenant_id, &objective_updates).await?;
+    progress_feed::announce(
+        txn,
+        &progress_feed::notices_from_chain(tenant_id, &chain, &objective_updates),
+    )
+    .await?;
     Ok(changes)
 }
 

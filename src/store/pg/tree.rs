@@ -135,11 +135,15 @@ pub async fn ancestors(
 }
 
 /// One objective on the way from a changed objective to its root.
-#[derive(Debug, Clone, Copy, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct ChainLink {
     pub id: i64,
     pub parent_id: Option<i64>,
     pub progress: f64,
+    pub status: String,
+    pub visibility: String,
+    pub owner_id: i64,
+    pub team_id: Option<i64>,
 }
 
 /// `seeds` and all their ancestors, each once, regardless of visibility (roll-ups and move
@@ -150,13 +154,14 @@ pub async fn chain(
     seeds: &[i64],
 ) -> StoreResult<Vec<ChainLink>> {
     let statement = sql(
-        "WITH RECURSIVE chain (id, parent_id, progress) AS ( \
-             SELECT id, parent_id, progress FROM objectives WHERE tenant_id = $1 AND id = ANY($2) \
+        "WITH RECURSIVE chain (id, parent_id) AS ( \
+             SELECT id, parent_id FROM objectives WHERE tenant_id = $1 AND id = ANY($2) \
            UNION \
-             SELECT p.id, p.parent_id, p.progress \
+             SELECT p.id, p.parent_id \
              FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id \
          ) \
-         SELECT id, parent_id, progress FROM chain",
+         SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id \
+         FROM chain JOIN objectives o ON o.tenant_id = $1 AND o.id = chain.id",
         [tenant_id.into(), seeds.to_vec().into()],
     );
     Ok(ChainLink::find_by_statement(statement).all(db).await?)

@@ -1,0 +1,108 @@
+//! The subscription root: live progress and status changes under an objective, delivered
+//! over graphql-ws from the replica-wide feed of `store::pg::progress_feed`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Context, ID, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use super::context::{decode_id, encode_id, stores, viewer};
+use super::enums::ObjectiveStatus;
+use crate::domain::global_id::NodeKind;
+use crate::error::AppError;
+use crate::store::pg::progress_feed::{ProgressFeed, ProgressNotice};
+
+/// How long a new subscription waits for this replica's listener to be listening.
+const LISTENER_WAIT: Duration = Duration::from_secs(5);
+
+/// An objective's progress or status after a committed write.
+#[derive(SimpleObject, Debug, Clone, PartialEq)]
+pub struct ProgressChange {
+    /// The objective that changed.
+    objective_id: ID,
+    /// Its ancestors' IDs, root first.
+    ancestor_ids: Vec<ID>,
+    /// Its rolled-up progress now, 0..1.
+    progress: f64,
+    /// Its status now.
+    status: ObjectiveStatus,
+    /// When the write happened.
+    occurred_at: DateTime<Utc>,
+}
+
+impl ProgressChange {
+    fn from_notice(notice: &ProgressNotice) -> Option<Self> {
+        let status = notice
+            .status
+            .parse::<crate::domain::objective::ObjectiveStatus>()
+            .ok()?;
+        Some(Self {
+            objective_id: encode_id(NodeKind::Objective, notice.objective_id),
+            ancestor_ids: notice
+                .ancestors
+                .iter()
+                .map(|id| encode_id(NodeKind::Objective, *id))
+                .collect(),
+            progress: notice.progress,
+            status: status.into(),
+            occurred_at: notice.at,
+        })
+    }
+}
+
+/// Entry points for live updates (over graphql-ws at `/graphql/ws`).
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Every change of progress or status of the objective `under` or of any objective beneath
+    /// it (including the roll-up changes a check-in causes in its ancestors), in commit order,
+    /// on whichever replica the write happened. Private objectives you may not see are left
+    /// out; `under` must be an objective you can see.
+    async fn progress_changed(
+        &self,
+        ctx: &Context<'_>,
+        under: ID,
+    ) -> async_graphql::Result<impl Stream<Item = ProgressChange> + use<>> {
+        let viewer = viewer(ctx)?;
+        let under = decode_id(&under, NodeKind::Objective, "under")?;
+        if stores(ctx)
+            .objectives
+            .visible_by_ids(&viewer, &[under])
+            .await?
+            .is_empty()
+        {
+            return Err(AppError::NotFound { what: "under" }.into());
+        }
+        let feed = ctx
+            .data_opt::<ProgressFeed>()
+            .ok_or_else(|| AppError::Internal("no progress feed".into()))?;
+        let receiver = feed.subscribe(LISTENER_WAIT).await;
+        Ok(notices(receiver).filter_map(move |notice| {
+            let change = notice
+                .concerns(&viewer, under)
+                .then(|| ProgressChange::from_notice(&notice))
+                .flatten();
+            futures::future::ready(change)
+        }))
+    }
+}
+
+/// The receiver's notices; a subscriber that falls too far behind skips the oldest.
+fn notices(receiver: Receiver<Arc<ProgressNotice>>) -> impl Stream<Item = Arc<ProgressNotice>> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(notice) => return Some((notice, receiver)),
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, "progress subscriber fell behind");
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}

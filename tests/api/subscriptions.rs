@@ -1,0 +1,235 @@
+//! `progressChanged` over graphql-ws: events cross API replicas through PostgreSQL
+//! LISTEN/NOTIFY, arrive in commit order, include the roll-up changes in ancestors, and respect
+//! tenants, private objectives and authentication.
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use goalgraph::domain::role::Role;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::helpers::spawn_app;
+
+const SUBSCRIPTION: &str = "subscription($under: ID!) { progressChanged(under: $under) { \
+     objectiveId ancestorIds progress status occurredAt } }";
+
+/// A graphql-transport-ws client with one subscription.
+struct Subscriber {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Subscriber {
+    /// Opens `/graphql/ws` on `address` with `payload` as the connection_init payload and
+    /// returns the acknowledgement or whatever ended the handshake.
+    async fn connect(address: &str, payload: Value) -> (Self, Value) {
+        let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (socket, _) = connect_async(request).await.expect("websocket");
+        let mut subscriber = Self { socket };
+        subscriber
+            .send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        let reply = subscriber.next(Duration::from_secs(10)).await;
+        (subscriber, reply)
+    }
+
+    /// Connects with `token` and subscribes to `progressChanged(under:)`.
+    async fn start(address: &str, token: &str, under: &str) -> Self {
+        let (mut subscriber, ack) = Self::connect(
+            address,
+            json!({ "authorization": format!("Bearer {token}") }),
+        )
+        .await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        subscriber
+            .send(json!({
+                "id": "1", "type": "subscribe",
+                "payload": { "query": SUBSCRIPTION, "variables": { "under": under } }
+            }))
+            .await;
+        subscriber
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// The next protocol message (pings answered), or `{"type": "closed"}`.
+    async fn next(&mut self, wait: Duration) -> Value {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.socket.next())
+                .await
+                .expect("timed out waiting for a subscription message");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).expect("json");
+                    if value["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                        continue;
+                    }
+                    return value;
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return json!({ "type": "closed", "reason": format!("{frame:?}") });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return json!({ "type": "closed" }),
+            }
+        }
+    }
+
+    /// The next `progressChanged` event.
+    async fn event(&mut self) -> Value {
+        let message = self.next(Duration::from_secs(10)).await;
+        assert_eq!(message["type"], "next", "{message}");
+        message["payload"]["data"]["progressChanged"].clone()
+    }
+
+    /// Fails if an event arrives within `wait`.
+    async fn expect_silence(&mut self, wait: Duration) {
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(wait, self.socket.next()).await
+        {
+            panic!("unexpected message: {text}");
+        }
+    }
+}
+
+fn summary(event: &Value) -> (String, f64) {
+    (
+        event["objectiveId"].as_str().expect("id").to_owned(),
+        (event["progress"].as_f64().expect("progress") * 1000.0).round() / 1000.0,
+    )
+}
+
+#[tokio::test]
+async fn a_check_in_on_one_replica_reaches_a_subscriber_on_another_in_order() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("live").await;
+    let admin = &tenant.admin;
+    let root = app.objective(admin, "Company", None).await;
+    let team = app.objective(admin, "Team", Some(&root)).await;
+    let leaf = app.objective(admin, "Squad", Some(&team)).await;
+    let kr = app.key_result(admin, &leaf, 0.0, 100.0, 1.0).await;
+
+    let replica = app.replica().await;
+    let mut subscriber = Subscriber::start(&replica, &admin.token, &root).await;
+    // Give the subscription a moment to be registered before writing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut delays = Vec::new();
+    for value in [30.0, 60.0, 90.0] {
+        let sent = Instant::now();
+        let response = app.check_in(admin, &kr, value).await;
+        response.data("/checkIn/objective/progress");
+        let first = subscriber.event().await;
+        delays.push(sent.elapsed());
+        let second = subscriber.event().await;
+        let third = subscriber.event().await;
+        let expected = value / 100.0;
+        // Deepest first: the checked-in objective, then each ancestor it rolls up into.
+        assert_eq!(
+            [summary(&first), summary(&second), summary(&third)],
+            [
+                (leaf.clone(), expected),
+                (team.clone(), expected),
+                (root.clone(), expected)
+            ]
+        );
+        assert_eq!(first["ancestorIds"], json!([root, team]));
+        assert_eq!(first["status"], "DRAFT");
+    }
+    eprintln!("subscription delivery across replicas (write sent -> first event): {delays:?}");
+}
+
+#[tokio::test]
+async fn status_changes_are_delivered_and_siblings_elsewhere_are_not() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("status").await;
+    let admin = &tenant.admin;
+    let root = app.objective(admin, "Company", None).await;
+    let watched = app.objective(admin, "Watched", Some(&root)).await;
+    let other = app.objective(admin, "Elsewhere", Some(&root)).await;
+    let mut subscriber = Subscriber::start(&app.address, &admin.token, &watched).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A change outside the watched branch is not delivered.
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": other, "status": "AT_RISK" } }),
+    )
+    .await
+    .data("/updateObjective");
+    subscriber.expect_silence(Duration::from_millis(700)).await;
+
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": watched, "status": "OFF_TRACK" } }),
+    )
+    .await
+    .data("/updateObjective");
+    let event = subscriber.event().await;
+    assert_eq!(event["objectiveId"], json!(watched));
+    assert_eq!(event["status"], "OFF_TRACK");
+}
+
+#[tokio::test]
+async fn private_objectives_and_other_tenants_stay_hidden() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("private").await;
+    let admin = &tenant.admin;
+    let member = app.user(&tenant, Role::Member, None).await;
+    let root = app.objective(admin, "Company", None).await;
+    let secret = app.objective(admin, "Secret", Some(&root)).await;
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
+    )
+    .await
+    .data("/updateObjective");
+    let kr = app.key_result(admin, &secret, 0.0, 10.0, 1.0).await;
+
+    let mut subscriber = Subscriber::start(&app.address, &member.token, &root).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.check_in(admin, &kr, 5.0).await.data("/checkIn");
+    // The member hears of the root's new roll-up, never of the private objective itself.
+    let event = subscriber.event().await;
+    assert_eq!(summary(&event), (root.clone(), 0.5));
+    subscriber.expect_silence(Duration::from_millis(500)).await;
+
+    // Another tenant cannot subscribe to this tenant's objective.
+    let stranger = app.tenant("stranger").await;
+    let mut foreign = Subscriber::start(&app.address, &stranger.admin.token, &root).await;
+    let message = foreign.next(Duration::from_secs(10)).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["payload"]["data"], Value::Null, "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_without_a_valid_token_is_refused() {
+    let app = spawn_app().await;
+    let (_, reply) = Subscriber::connect(&app.address, json!({})).await;
+    assert_eq!(reply["type"], "closed", "{reply}");
+    let (_, reply) = Subscriber::connect(&app.address, json!({ "token": "not-a-jwt" })).await;
+    assert_eq!(reply["type"], "closed", "{reply}");
+}
