@@ -151,6 +151,7 @@ pub fn sanitize(errors: &mut [ServerError]) {
         let about_the_request = error.path.is_empty()
             || error.message.starts_with("Failed to parse")
             || error.message.starts_with("Invalid value for argument")
+            || error.message.starts_with("Expected input type")
             || error.message.starts_with("Internal: Failed to parse");
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if about_the_request {

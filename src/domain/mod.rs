@@ -5,6 +5,7 @@ pub mod access;
 pub mod custom_fields;
 pub mod error;
 pub mod global_id;
+pub mod history;
 pub mod key_result;
 pub mod objective;
 pub mod role;

@@ -12,17 +12,23 @@ mod node;
 mod objective;
 mod org;
 mod query;
+mod reports;
 mod subscription;
 
-use async_graphql::Schema;
+use async_graphql::{MergedObject, Schema};
 
 use crate::loaders::Stores;
 use crate::store::pg::progress_feed::ProgressFeed;
 
 pub use context::AuthFailure;
 pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+pub use query::CoreQuery;
+pub use reports::ReportQuery;
 pub use subscription::SubscriptionRoot;
+
+/// Entry points for reading: the core API and the dashboard reports.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(CoreQuery, ReportQuery);
 
 /// The executable schema.
 pub type GoalSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -30,16 +36,25 @@ pub type GoalSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Builds the schema with the stores every resolver reaches through its context, and the
 /// replica's progress feed that subscriptions listen to.
 pub fn build_schema(stores: Stores, feed: ProgressFeed) -> GoalSchema {
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .data(stores)
-        .data(feed)
-        .limit_depth(32)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(stores)
+    .data(feed)
+    .limit_depth(32)
+    .finish()
 }
 
 /// The schema's SDL as committed in `schema.graphql` (types sorted, so diffs are stable).
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot).finish();
+    let schema = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish();
     schema.sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .sorted_fields()

@@ -55,11 +55,12 @@ pub struct CustomFieldCondition {
     equals: async_graphql::Json<serde_json::Value>,
 }
 
-/// Entry points for reading.
-pub struct QueryRoot;
+/// The core entry points for reading (merged into the query root).
+#[derive(Default)]
+pub struct CoreQuery;
 
 #[Object]
-impl QueryRoot {
+impl CoreQuery {
     /// Any object by its global ID; null when it does not exist or is hidden from you.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
         viewer(ctx)?;
@@ -192,33 +193,7 @@ impl QueryRoot {
         if load_one::<ObjectiveById, _>(ctx, root).await?.is_none() {
             return Ok(Vec::new());
         }
-        let conditions = conditions
-            .into_iter()
-            .map(|c| {
-                let value = match c.equals.0 {
-                    serde_json::Value::String(s) => mongodb::bson::Bson::String(s),
-                    serde_json::Value::Bool(b) => mongodb::bson::Bson::Boolean(b),
-                    serde_json::Value::Number(n) => n
-                        .as_f64()
-                        .filter(|f| f.is_finite())
-                        .map(mongodb::bson::Bson::Double)
-                        .ok_or_else(|| AppError::bad_input("where", "numbers must be finite"))?,
-                    _ => {
-                        return Err(AppError::bad_input(
-                            "where",
-                            "equals takes a string, number or boolean",
-                        ));
-                    }
-                };
-                if !is_identifier(&c.key) {
-                    return Err(AppError::bad_input(
-                        "where",
-                        format!("{:?} is not a custom-field key", c.key),
-                    ));
-                }
-                Ok((c.key, value))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
+        let conditions = field_conditions(conditions)?;
         let trees = &stores(ctx).trees;
         let Some(root_doc) = trees
             .by_objectives(viewer.tenant_id, &[root])
@@ -285,4 +260,38 @@ async fn into_store_filter(
         text,
         include_archived: filter.include_archived,
     })
+}
+
+/// Custom-field conditions as (key, BSON value) pairs: keys must be identifiers, values
+/// scalars (finite numbers), so nothing a client sends is ever read as a MongoDB operator.
+pub(super) fn field_conditions(
+    conditions: Vec<CustomFieldCondition>,
+) -> AppResult<Vec<(String, mongodb::bson::Bson)>> {
+    conditions
+        .into_iter()
+        .map(|c| {
+            let value = match c.equals.0 {
+                serde_json::Value::String(s) => mongodb::bson::Bson::String(s),
+                serde_json::Value::Bool(b) => mongodb::bson::Bson::Boolean(b),
+                serde_json::Value::Number(n) => n
+                    .as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(mongodb::bson::Bson::Double)
+                    .ok_or_else(|| AppError::bad_input("where", "numbers must be finite"))?,
+                _ => {
+                    return Err(AppError::bad_input(
+                        "where",
+                        "equals takes a string, number or boolean",
+                    ));
+                }
+            };
+            if !is_identifier(&c.key) {
+                return Err(AppError::bad_input(
+                    "where",
+                    format!("{:?} is not a custom-field key", c.key),
+                ));
+            }
+            Ok((c.key, value))
+        })
+        .collect()
 }

@@ -145,6 +145,14 @@ pub async fn spawn_app() -> TestApp {
 /// A running API whose MongoDB is the server at `mongo_uri`, with its relay and change-stream
 /// consumer running as in `goalgraph serve`.
 pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
+    // Logs (internal errors included) go to the test's captured output; RUST_LOG narrows them.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "goalgraph=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let (database_url, name) = fresh_database_named().await;
     let db = pg::connect(&database_url, &PgOptions::default())
         .await

@@ -11,6 +11,7 @@ mod mutations;
 mod n_plus_one;
 mod playground;
 mod queries;
+mod reports;
 mod rollup;
 mod schema;
 mod subscriptions;

@@ -68,6 +68,21 @@ pub fn child_path(parent_path: &str, objective_id: i64) -> String {
 }
 
 /// An anchored regular expression matching every path that starts with `prefix`. Written as
+/// Live documents of `tenant_id` at or below `path` whose custom fields equal `conditions`.
+fn branch_filter(tenant_id: i64, path: &str, conditions: &[(String, Bson)]) -> Document {
+    let mut filter = doc! {
+        "tenant_id": tenant_id,
+        "path": prefix_filter(path),
+        "archived": { "$ne": true },
+    };
+    for (key, value) in conditions {
+        // Keys were checked to be identifiers (no `$`, no dots); the value is matched with
+        // $eq, so even a document-shaped value is compared, never interpreted.
+        filter.insert(format!("fields.{key}"), doc! { "$eq": value.clone() });
+    }
+    filter
+}
+
 /// `{"$regex": …}` with the prefix escaped: the prefix is data, never a pattern.
 pub fn prefix_filter(prefix: &str) -> Document {
     doc! { "$regex": format!("^{}", escape_regex(prefix)) }
@@ -152,16 +167,7 @@ impl GoalTrees {
         conditions: &[(String, Bson)],
         limit: i64,
     ) -> MongoResult<Vec<i64>> {
-        let mut filter = doc! {
-            "tenant_id": tenant_id,
-            "path": prefix_filter(path),
-            "archived": { "$ne": true },
-        };
-        for (key, value) in conditions {
-            // Keys were checked against the template (no `$`, no dots); the value is matched
-            // with $eq, so even a document-shaped value is compared, never interpreted.
-            filter.insert(format!("fields.{key}"), doc! { "$eq": value.clone() });
-        }
+        let filter = branch_filter(tenant_id, path, conditions);
         let options = FindOptions::builder()
             .projection(doc! { "objective_id": 1, "path": 1 })
             .sort(doc! { "path": 1 })
@@ -178,6 +184,36 @@ impl GoalTrees {
             .filter(|d| d.get_str("path").ok() != Some(path))
             .filter_map(|d| d.get_i64("objective_id").ok())
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    /// The objective at `path` and every one beneath it whose custom fields equal
+    /// `conditions`, grouped by status in one aggregation: `(status, objective ids)`.
+    pub async fn status_groups(
+        &self,
+        tenant_id: i64,
+        path: &str,
+        conditions: &[(String, Bson)],
+    ) -> MongoResult<Vec<(String, Vec<i64>)>> {
+        let pipeline = [
+            doc! { "$match": branch_filter(tenant_id, path, conditions) },
+            doc! { "$group": { "_id": "$status", "objective_ids": { "$push": "$objective_id" } } },
+            doc! { "$sort": { "_id": 1 } },
+        ];
+        let cursor = collection(&self.db).aggregate(pipeline).await?;
+        let groups: Vec<Document> = cursor.try_collect().await?;
+        Ok(groups
+            .iter()
+            .filter_map(|group| {
+                let status = group.get_str("_id").ok()?.to_owned();
+                let ids = group
+                    .get_array("objective_ids")
+                    .ok()?
+                    .iter()
+                    .filter_map(Bson::as_i64)
+                    .collect();
+                Some((status, ids))
+            })
             .collect())
     }
 

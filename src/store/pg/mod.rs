@@ -9,6 +9,7 @@ pub mod objectives;
 pub mod org;
 pub mod outbox;
 pub mod progress_feed;
+pub mod reports;
 pub mod rollup;
 pub mod scoped;
 pub mod seed;
