@@ -41,10 +41,12 @@ impl AppState {
     }
 }
 
-/// The routes: GraphQL (POST), the offline playground (GET), subscriptions (graphql-ws),
-/// metrics and health.
+/// The routes: the dashboard, GraphQL (POST), the offline playground (GET), subscriptions
+/// (graphql-ws), metrics and health.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(http::dashboard::page))
+        .route("/dashboard/{asset}", get(http::dashboard::asset))
         .route(
             "/graphql",
             get(http::playground::page).post(http::graphql::handle),

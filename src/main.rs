@@ -63,7 +63,9 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             let address = listener.local_addr()?;
             println!("goalgraph is serving GraphQL at http://{address}/graphql");
             println!(
-                "open that URL in a browser for the playground; get a token with `goalgraph token`"
+                "the dashboard is at http://{address}/ and the playground at /graphql (in a \
+                 browser); subscriptions at ws://{address}/graphql/ws; get a token with \
+                 `goalgraph token`"
             );
             serve(listener, state, shutdown_signal()).await?;
             let _ = stop.send(true);
@@ -227,7 +229,7 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
         .await
         .map_err(|err| format!("{err}"))?;
     println!(
-        "first start: created tenant {} with admin user {}; a token for the playground (24 h):",
+        "first start: created tenant {} with admin user {}; a token for the dashboard and the playground (24 h):",
         tenant.id, user.id
     );
     println!(

@@ -1,6 +1,8 @@
-//! HTTP handlers: the GraphQL endpoint, subscriptions, the offline playground, and operations
-//! endpoints.
+//! HTTP handlers: the GraphQL endpoint, subscriptions, the dashboard, the offline playground,
+//! and operations endpoints.
 
+pub mod assets;
+pub mod dashboard;
 pub mod graphql;
 pub mod ops;
 pub mod playground;

@@ -2,12 +2,13 @@
 //! binary so it works with no internet connection.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
+
+use super::assets::{Asset, bundled};
 
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
-const ASSETS: &[(&str, &str, &[u8])] = &[
+const ASSETS: &[Asset] = &[
     (
         "graphiql.min.css",
         "text/css",
@@ -37,15 +38,5 @@ pub async fn page() -> Html<&'static str> {
 
 /// One of the playground's bundled assets.
 pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|(file, _, _)| *file == name) {
-        Some((_, content_type, body)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            *body,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    bundled(ASSETS, &name)
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth_and_tenancy;
+mod dashboard;
 mod documents;
 mod errors;
 mod migrations;

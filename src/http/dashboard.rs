@@ -1,0 +1,33 @@
+//! `GET /`: the dashboard page (objective tree, key results, notes, live progress), its
+//! scripts and styles compiled into the binary so it works offline. It talks to the public
+//! GraphQL API only.
+
+use axum::extract::Path;
+use axum::response::{Html, Response};
+
+use super::assets::{Asset, bundled};
+
+const PAGE: &str = include_str!("../../assets/dashboard/index.html");
+
+const ASSETS: &[Asset] = &[
+    (
+        "dashboard.js",
+        "text/javascript",
+        include_bytes!("../../assets/dashboard/dashboard.js"),
+    ),
+    (
+        "dashboard.css",
+        "text/css",
+        include_bytes!("../../assets/dashboard/dashboard.css"),
+    ),
+];
+
+/// The dashboard page.
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// One of the dashboard's bundled assets.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    bundled(ASSETS, &name)
+}

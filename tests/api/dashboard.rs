@@ -1,0 +1,148 @@
+//! The dashboard at `/`, end to end in headless Chromium (driven by `e2e/dashboard.mjs` with
+//! playwright-core): load the page, expand a branch, open key results and notes, check in
+//! through the API and see the bars move through the subscription.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Actor, TestApp, spawn_app};
+
+async fn objective(app: &TestApp, admin: &Actor, input: Value) -> String {
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
+        json!({ "input": input }),
+    )
+    .await
+    .data("/createObjective/objective/id")
+    .as_str()
+    .expect("id")
+    .to_owned()
+}
+
+#[tokio::test]
+async fn the_page_serves_its_bundled_assets() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .expect("page");
+    assert!(page.status().is_success());
+    let html = page.text().await.expect("html");
+    assert!(html.contains("/dashboard/dashboard.js"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
+    for asset in ["dashboard.js", "dashboard.css"] {
+        let response = app
+            .client
+            .get(format!("{}/dashboard/{asset}", app.address))
+            .send()
+            .await
+            .expect("asset");
+        assert!(response.status().is_success(), "{asset}");
+    }
+    let missing = app
+        .client
+        .get(format!("{}/dashboard/nope.js", app.address))
+        .send()
+        .await
+        .expect("missing");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn a_check_in_moves_the_bars_of_an_open_dashboard() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("dashboard").await;
+    let admin = &tenant.admin;
+    let cycle = app
+        .gql(
+            Some(&admin.token),
+            "mutation { createCycle(input: {name: \"FY2027 Q1\", startsOn: \"2027-01-01\", endsOn: \"2027-03-31\"}) { cycle { id } } }",
+            json!({}),
+        )
+        .await
+        .data("/createCycle/cycle/id")
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let root = objective(
+        &app,
+        admin,
+        json!({ "title": "Become the default OKR platform for mid-size companies", "cycleId": cycle, "status": "ON_TRACK" }),
+    )
+    .await;
+    let growth = objective(
+        &app,
+        admin,
+        json!({ "title": "Grow revenue in new regions", "parentId": root, "cycleId": cycle, "status": "AT_RISK" }),
+    )
+    .await;
+    let product = objective(
+        &app,
+        admin,
+        json!({ "title": "Ship self-serve onboarding", "parentId": root, "cycleId": cycle, "status": "ON_TRACK" }),
+    )
+    .await;
+    let leaf_title = "Launch in APAC";
+    let leaf = objective(
+        &app,
+        admin,
+        json!({ "title": leaf_title, "parentId": growth, "cycleId": cycle, "status": "AT_RISK" }),
+    )
+    .await;
+    let emea = objective(
+        &app,
+        admin,
+        json!({ "title": "Double EMEA pipeline", "parentId": growth, "cycleId": cycle, "status": "ON_TRACK" }),
+    )
+    .await;
+    let leaf_kr = app.key_result(admin, &leaf, 0.0, 100.0, 1.0).await;
+    app.check_in(admin, &leaf_kr, 20.0).await.data("/checkIn");
+    for (objective, value) in [(&emea, 70.0), (&product, 45.0)] {
+        let kr = app.key_result(admin, objective, 0.0, 100.0, 1.0).await;
+        app.check_in(admin, &kr, value).await.data("/checkIn");
+    }
+
+    let root_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let screenshot = std::env::var("GOALGRAPH_SCREENSHOT").map_or_else(
+        |_| root_dir.join("target").join("dashboard.png"),
+        PathBuf::from,
+    );
+    // Async, so this test's runtime keeps serving the page while the browser runs.
+    let output = tokio::process::Command::new("node")
+        .arg(root_dir.join("e2e").join("dashboard.mjs"))
+        .current_dir(root_dir.join("e2e"))
+        .env("GOALGRAPH_URL", &app.address)
+        .env("GOALGRAPH_TOKEN", &admin.token)
+        .env("CYCLE_ID", &cycle)
+        .env("ROOT_ID", &root)
+        .env("BRANCH_ID", &growth)
+        .env("LEAF_ID", &leaf)
+        .env("LEAF_TITLE", leaf_title)
+        .env("KEY_RESULT_ID", &leaf_kr)
+        .env("SCREENSHOT", &screenshot)
+        .output()
+        .await
+        .expect("node (install Node.js; scripts/test installs e2e/node_modules and chromium)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "dashboard e2e failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("summary");
+    assert_eq!(summary["leafBefore"], 20);
+    assert_eq!(summary["leafAfter"], 100);
+    assert_ne!(summary["rootBefore"], summary["rootAfter"]);
+    eprintln!(
+        "dashboard: check-in to bar moved in {} ms",
+        summary["delayMs"]
+    );
+    assert!(screenshot.exists());
+}
