@@ -51,8 +51,14 @@ where
     T: Send + Sync + 'static,
 {
     viewer(ctx)?;
+    // Loaders are registered per POST request; a WebSocket connection carries subscriptions.
     ctx.data_opt::<RequestLoader<T>>()
-        .ok_or_else(|| AppError::Internal("loader not registered".into()))
+        .ok_or_else(|| AppError::BadUserInput {
+            message: "send queries and mutations to POST /graphql; /graphql/ws carries \
+                      subscriptions"
+                .into(),
+            field: None,
+        })
 }
 
 /// Loads many values through loader `T` in one batch (priming its cache).
