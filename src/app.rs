@@ -21,12 +21,31 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long one request may take before it is answered with 408 and dropped.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Per-request limits enforced by the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestLimits {
+    /// How long a request may run before it is cancelled with TIMEOUT.
+    pub timeout: Duration,
+    /// The largest body accepted (PAYLOAD_TOO_LARGE beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            timeout: REQUEST_TIMEOUT,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: GoalSchema,
     pub stores: Stores,
     pub keys: Arc<TokenKeys>,
+    pub limits: RequestLimits,
 }
 
 impl AppState {
@@ -37,13 +56,23 @@ impl AppState {
             schema: build_schema(stores.clone(), feed),
             stores,
             keys: Arc::new(keys),
+            limits: RequestLimits::default(),
         }
+    }
+
+    /// The same state with other request limits.
+    pub fn with_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
 /// The routes: the dashboard, GraphQL (POST), the offline playground (GET), subscriptions
 /// (graphql-ws), metrics and health.
 pub fn router(state: AppState) -> Router {
+    // Requests end with a coded GraphQL error at `limits.timeout` (in the handler); this outer
+    // layer only guards the other routes and a stuck connection, a little later.
+    let outer_timeout = state.limits.timeout + Duration::from_secs(5);
     Router::new()
         .route("/", get(http::dashboard::page))
         .route("/dashboard/{asset}", get(http::dashboard::asset))
@@ -55,10 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql/{asset}", get(http::playground::asset))
         .route("/metrics", get(http::ops::metrics))
         .route("/healthz", get(http::ops::healthz))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            outer_timeout,
         ))
         .with_state(state)
 }

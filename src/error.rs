@@ -1,6 +1,6 @@
 //! The one error type resolvers surface, and its single mapping to the wire: a GraphQL error
 //! whose `extensions.code` is one of BAD_USER_INPUT, NOT_FOUND, FORBIDDEN, UNAUTHENTICATED,
-//! CONFLICT or INTERNAL.
+//! CONFLICT or INTERNAL, or the code of the limit a request exceeds.
 //!
 //! `AppError` deliberately does not implement `Display`: async-graphql converts any `Display`
 //! type into an error carrying its text, and that blanket conversion would bypass this mapping.
@@ -29,6 +29,8 @@ pub enum AppError {
     Unauthenticated(String),
     /// The write conflicts with the current state.
     Conflict(String),
+    /// The request asks for more than a limit allows; `code` names the limit.
+    LimitExceeded { code: &'static str, message: String },
     /// Anything else; the detail is logged, never sent.
     Internal(String),
 }
@@ -49,6 +51,7 @@ impl AppError {
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::LimitExceeded { code, .. } => code,
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -65,7 +68,8 @@ impl AppError {
             AppError::NotFound { what } => format!("{what} not found"),
             AppError::Forbidden(message)
             | AppError::Unauthenticated(message)
-            | AppError::Conflict(message) => message.clone(),
+            | AppError::Conflict(message)
+            | AppError::LimitExceeded { message, .. } => message.clone(),
             AppError::Internal(_) => "internal error".into(),
         }
     }
@@ -146,6 +150,14 @@ pub fn sanitize(errors: &mut [ServerError]) {
             .as_ref()
             .is_some_and(|ext| ext.get("code").is_some());
         if has_code {
+            continue;
+        }
+        if let Some((code, message)) = crate::graphql::limits::explain(error) {
+            error.message = message;
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
             continue;
         }
         let about_the_request = error.path.is_empty()

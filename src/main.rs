@@ -40,7 +40,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
         Command::Serve(args) => {
             let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
-            let (db, embedded) = open_store(&args.store).await?;
+            // PostgreSQL itself stops a statement a request no longer waits for.
+            let (db, embedded) = open_store(
+                &args.store,
+                Some(goalgraph::app::REQUEST_TIMEOUT + std::time::Duration::from_secs(5)),
+            )
+            .await?;
             if embedded.is_some() {
                 bootstrap_first_tenant(&db, &secret).await?;
             }
@@ -94,7 +99,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             server.stop().await?;
         }
         Command::Reconcile(args) => {
-            let (db, embedded) = open_store(&args.store).await?;
+            let (db, embedded) = open_store(&args.store, None).await?;
             let (mongo, local_mongo) = open_documents(&args.store).await?;
             let report = reconcile(&db, &mongo, args.tenant, args.repair)
                 .await
@@ -125,7 +130,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 return Err("only `seed --bench` is available".into());
             }
             let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
-            let (db, embedded) = open_store(&args.store).await?;
+            let (db, embedded) = open_store(&args.store, None).await?;
             let (mongo, local_mongo) = open_documents(&args.store).await?;
             let documents = (!args.no_documents).then_some(&mongo);
             let report = seed_bench(&db, documents, args.levels, args.branching, &secret).await?;
@@ -136,12 +141,12 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             close(db, embedded).await?;
         }
         Command::Migrate(store) => {
-            let (db, embedded) = open_store(&store).await?;
+            let (db, embedded) = open_store(&store, None).await?;
             println!("migrations applied");
             close(db, embedded).await?;
         }
         Command::Maintain(args) => {
-            let (db, embedded) = open_store(&args.store).await?;
+            let (db, embedded) = open_store(&args.store, None).await?;
             for partition in pg::ensure_check_in_partitions(&db, args.years_ahead).await? {
                 println!("{partition}");
             }
@@ -160,7 +165,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         }
         Command::CreateTenant(args) => {
             let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
-            let (db, embedded) = open_store(&args.store).await?;
+            let (db, embedded) = open_store(&args.store, None).await?;
             let admin = NewUser {
                 name: args.admin_name,
                 email: args.admin_email,
@@ -338,6 +343,7 @@ async fn open_documents(store: &StoreArgs) -> Result<(MongoStore, Option<LocalMo
 /// Connects to the configured PostgreSQL (or starts the embedded one) and migrates it.
 async fn open_store(
     store: &StoreArgs,
+    statement_timeout: Option<std::time::Duration>,
 ) -> Result<(DatabaseConnection, Option<EmbeddedPostgres>), AnyError> {
     let (url, embedded) = match &store.database_url {
         Some(url) => (url.clone(), None),
@@ -350,6 +356,7 @@ async fn open_store(
     };
     let options = PgOptions {
         max_connections: store.pg_pool,
+        statement_timeout,
         ..PgOptions::default()
     };
     let db = pg::connect(&url, &options)

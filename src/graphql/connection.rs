@@ -23,11 +23,17 @@ pub struct PageRequest {
 impl PageRequest {
     pub fn parse(first: Option<i32>, after: Option<&str>) -> AppResult<Self> {
         let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(0..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(AppError::bad_input(
-                "first",
-                format!("first must be between 0 and {MAX_PAGE_SIZE}"),
-            ));
+        if first > MAX_PAGE_SIZE {
+            return Err(AppError::LimitExceeded {
+                code: "PAGE_TOO_LARGE",
+                message: format!(
+                    "first is {first}; pages hold at most {MAX_PAGE_SIZE} items, so page \
+                     with `after`"
+                ),
+            });
+        }
+        if first < 0 {
+            return Err(AppError::bad_input("first", "first must not be negative"));
         }
         let after = after.map(decode_cursor).transpose()?;
         Ok(Self {

@@ -96,6 +96,7 @@ impl KeyResult {
     }
 
     /// The latest check-ins, newest first.
+    #[graphql(complexity = "super::limits::paged(Some(last), 20, child_complexity)")]
     async fn check_ins(
         &self,
         ctx: &Context<'_>,

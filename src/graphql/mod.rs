@@ -6,6 +6,7 @@ mod context;
 mod documents;
 mod enums;
 mod key_result;
+pub mod limits;
 mod milestone;
 mod mutation;
 mod node;
@@ -43,7 +44,9 @@ pub fn build_schema(stores: Stores, feed: ProgressFeed) -> GoalSchema {
     )
     .data(stores)
     .data(feed)
-    .limit_depth(32)
+    .limit_depth(limits::MAX_DEPTH)
+    .limit_complexity(limits::MAX_COMPLEXITY)
+    .extension(limits::AliasLimit)
     .finish()
 }
 

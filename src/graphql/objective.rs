@@ -203,6 +203,7 @@ impl Objective {
     }
 
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
         let children = load_one::<ChildrenOf, _>(ctx, self.0.id)
             .await?
@@ -213,6 +214,7 @@ impl Objective {
 
     /// The whole subtree below this objective as a flat list in pre-order (each objective
     /// followed by its own subtree, siblings by id), down to `maxDepth` levels (1 = children).
+    #[graphql(complexity = "super::limits::tree(max_depth, child_complexity)")]
     async fn descendants(
         &self,
         ctx: &Context<'_>,
@@ -244,6 +246,7 @@ impl Objective {
     }
 
     /// The path from the root down to this objective's parent (root first).
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn ancestors(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
         let ancestors = load_one::<AncestorsOf, _>(ctx, self.0.id)
             .await?
@@ -253,6 +256,7 @@ impl Objective {
     }
 
     /// The key results measuring this objective, by id.
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn key_results(&self, ctx: &Context<'_>) -> AppResult<Vec<KeyResult>> {
         Ok(load_one::<KeyResultsOf, _>(ctx, self.0.id)
             .await?
@@ -263,6 +267,7 @@ impl Objective {
     }
 
     /// Dated steps towards this objective, by id.
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn milestones(&self, ctx: &Context<'_>) -> AppResult<Vec<Milestone>> {
         Ok(load_one::<MilestonesOf, _>(ctx, self.0.id)
             .await?
@@ -300,6 +305,7 @@ impl Objective {
     }
 
     /// Progress notes and comments, newest first (`first` at most 100).
+    #[graphql(complexity = "super::limits::paged(Some(first), 20, child_complexity)")]
     async fn updates(
         &self,
         ctx: &Context<'_>,

@@ -68,6 +68,7 @@ impl CoreQuery {
     }
 
     /// Several objects by global ID, in the order asked (at most 100).
+    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<Option<Node>>> {
         viewer(ctx)?;
         if ids.len() > MAX_PAGE_SIZE as usize {
@@ -99,6 +100,9 @@ impl CoreQuery {
     }
 
     /// Objectives visible to you, by id, a page at a time (`first` at most 100).
+    #[graphql(
+        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn objectives(
         &self,
         ctx: &Context<'_>,
@@ -128,6 +132,9 @@ impl CoreQuery {
     }
 
     /// The tenant's teams by id, a page at a time; `rootsOnly` keeps top-level units.
+    #[graphql(
+        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn teams(
         &self,
         ctx: &Context<'_>,
@@ -145,6 +152,9 @@ impl CoreQuery {
     }
 
     /// The tenant's users by id, a page at a time.
+    #[graphql(
+        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +183,7 @@ impl CoreQuery {
     /// Objectives anywhere below `under` whose custom fields match every condition (from
     /// MongoDB's goal_trees by materialised-path prefix), in tree order, at most `first`
     /// (≤ 500). Reflects the relay's latest state of the tree.
+    #[graphql(complexity = "super::limits::paged(Some(first), 100, child_complexity)")]
     async fn branch(
         &self,
         ctx: &Context<'_>,
@@ -217,6 +228,7 @@ impl CoreQuery {
     }
 
     /// The tenant's planning cycles, latest first (at most 100).
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn cycles(&self, ctx: &Context<'_>) -> AppResult<Vec<Cycle>> {
         let viewer = viewer(ctx)?;
         let rows = stores(ctx)

@@ -222,6 +222,7 @@ impl ReportQuery {
 
     /// Every department ranked within its company by the mean progress of its (and its
     /// sub-teams') objectives, with progress percentiles (PostgreSQL window functions).
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn department_ranking(
         &self,
         ctx: &Context<'_>,
@@ -283,6 +284,7 @@ impl ReportQuery {
 
     /// Progress of an objective (rolled up over its subtree as it is today) or of a key result
     /// at the end of each day or week in `[from, to)`, from the check-ins (at most 400 buckets).
+    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn progress_history(
         &self,
         ctx: &Context<'_>,

@@ -1,10 +1,16 @@
-//! `POST /graphql`: authenticates the bearer token, registers the request's loaders, executes,
-//! sanitises errors, and reports the request's SQL statements and MongoDB commands in
-//! response headers.
+//! `POST /graphql`: reads a request or a batch of up to `limits::MAX_BATCH` (within the body
+//! limit), authenticates the bearer token, registers each request's loaders, executes under the
+//! request timeout, sanitises errors, and reports the SQL statements and MongoDB commands it
+//! ran in response headers. Every rejection is a GraphQL error with its own code.
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use std::time::Instant;
+
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
@@ -12,8 +18,9 @@ use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::AuthFailure;
+use crate::graphql::limits::{MAX_BATCH, rejection};
 use crate::loaders;
-use crate::store::metrics::RequestCounters;
+use crate::store::metrics::{RequestCounters, record_request};
 
 /// The response header carrying the number of SQL statements the request ran.
 pub const SQL_STATEMENTS_HEADER: &str = "x-goalgraph-sql-statements";
@@ -23,25 +30,58 @@ pub const MONGO_COMMANDS_HEADER: &str = "x-goalgraph-mongo-commands";
 pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let started = Instant::now();
+    let batch = match read_batch(&state, body) {
+        Ok(batch) => batch,
+        Err(refused) => return *refused,
+    };
     let counters = RequestCounters::new();
-    let mut response = counters
+    let executed = counters
         .clone()
         .scope(async {
-            let mut request = request.into_inner();
-            match authenticate(&state, &headers).await {
-                Ok(Some(viewer)) => {
-                    request = loaders::register(request.data(viewer), &state.stores, viewer);
+            let prepare = match authenticate(&state, &headers).await {
+                Ok(Some(viewer)) => Prepared::Viewer(viewer),
+                Ok(None) => Prepared::Anonymous,
+                Err(failure) => Prepared::Failed(failure),
+            };
+            let batch = match batch {
+                BatchRequest::Single(request) => {
+                    BatchRequest::Single(prepare.apply(&state, request))
                 }
-                Ok(None) => {}
-                Err(failure) => request = request.data(AuthFailure(failure)),
-            }
-            state.schema.execute(request).await
+                BatchRequest::Batch(requests) => BatchRequest::Batch(
+                    requests
+                        .into_iter()
+                        .map(|request| prepare.apply(&state, request))
+                        .collect(),
+                ),
+            };
+            tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch)).await
         })
         .await;
-    sanitize(&mut response.errors);
-    let mut http = GraphQLResponse::from(response).into_response();
+    record_request(started.elapsed(), &counters);
+    let mut http = match executed {
+        Ok(mut response) => {
+            sanitize_all(&mut response);
+            GraphQLResponse::from(response).into_response()
+        }
+        Err(_elapsed) => {
+            // Dropping the execution cancels its pending queries; the connections'
+            // statement_timeout stops whatever PostgreSQL is still running.
+            error_response(
+                StatusCode::OK,
+                rejection(
+                    "TIMEOUT",
+                    format!(
+                        "the request took longer than {} s and was cancelled; ask for less \
+                         (smaller pages, a lower maxDepth, fewer nested lists)",
+                        state.limits.timeout.as_secs_f64()
+                    ),
+                ),
+            )
+        }
+    };
     for (name, count) in [
         (SQL_STATEMENTS_HEADER, counters.sql_statements()),
         (MONGO_COMMANDS_HEADER, counters.mongo_commands()),
@@ -51,6 +91,101 @@ pub async fn handle(
         }
     }
     http
+}
+
+fn sanitize_all(response: &mut BatchResponse) {
+    match response {
+        BatchResponse::Single(single) => sanitize(&mut single.errors),
+        BatchResponse::Batch(responses) => {
+            for single in responses {
+                sanitize(&mut single.errors);
+            }
+        }
+    }
+}
+
+/// The body as one request or a batch, or why it is refused.
+fn read_batch(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<BatchRequest, Box<Response>> {
+    let body = body.map_err(|refused| {
+        Box::new(if refused.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                rejection(
+                    "PAYLOAD_TOO_LARGE",
+                    format!(
+                        "the request body exceeds {} bytes; send a shorter query (persisted \
+                         queries send only a hash) or split the batch",
+                        state.limits.max_body_bytes
+                    ),
+                ),
+            )
+        } else {
+            error_response(
+                StatusCode::BAD_REQUEST,
+                rejection("BAD_REQUEST", "the request body could not be read"),
+            )
+        })
+    })?;
+    let batch: BatchRequest = serde_json::from_slice(&body).map_err(|_| {
+        Box::new(error_response(
+            StatusCode::BAD_REQUEST,
+            rejection(
+                "BAD_REQUEST",
+                "the body must be JSON: {\"query\": \"...\", \"variables\": {...}} or a list of \
+                 such requests",
+            ),
+        ))
+    })?;
+    if let BatchRequest::Batch(requests) = &batch {
+        if requests.len() > MAX_BATCH {
+            return Err(Box::new(error_response(
+                StatusCode::OK,
+                rejection(
+                    "BATCH_TOO_LARGE",
+                    format!(
+                        "the batch holds {} operations; send at most {MAX_BATCH} per request",
+                        requests.len()
+                    ),
+                ),
+            )));
+        }
+        if requests.is_empty() {
+            return Err(Box::new(error_response(
+                StatusCode::OK,
+                rejection("BAD_REQUEST", "the batch is empty"),
+            )));
+        }
+    }
+    Ok(batch)
+}
+
+/// What every request of a batch gets: the viewer and loaders, or why there is none.
+enum Prepared {
+    Viewer(Viewer),
+    Anonymous,
+    Failed(AppError),
+}
+
+impl Prepared {
+    fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
+        match self {
+            Prepared::Viewer(viewer) => {
+                loaders::register(request.data(*viewer), &state.stores, *viewer)
+            }
+            Prepared::Anonymous => request,
+            Prepared::Failed(failure) => request.data(AuthFailure(failure.clone())),
+        }
+    }
+}
+
+fn error_response(status: StatusCode, error: ServerError) -> Response {
+    let body = GqlResponse::from_errors(vec![error]);
+    let mut response = GraphQLResponse::from(body).into_response();
+    *response.status_mut() = status;
+    response
 }
 
 /// The viewer of a request: none without a token, an error for a bad one.

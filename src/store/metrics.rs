@@ -1,4 +1,5 @@
-//! Round-trip counters: SQL statements per request and in total.
+//! Round-trip counters (SQL statements and MongoDB commands per request and in total) and
+//! request histograms (latency, statements and commands per request).
 //!
 //! A request runs inside [`RequestCounters::scope`]; the database layer's statement hook calls
 //! [`record_sql_statement`], which counts into the task-local counters of the current request
@@ -17,6 +18,64 @@ static TOTAL_SQL_STATEMENTS: AtomicU64 = AtomicU64::new(0);
 static TOTAL_MONGO_COMMANDS: AtomicU64 = AtomicU64::new(0);
 static TOTAL_SQL_FAILURES: AtomicU64 = AtomicU64::new(0);
 static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// A Prometheus histogram with fixed upper bounds, updated lock-free.
+struct Histogram {
+    bounds: &'static [f64],
+    counts: [AtomicU64; 16],
+    /// The sum of observations, in millionths.
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    const fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: [const { AtomicU64::new(0) }; 16],
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, value: f64) {
+        if let Some(index) = self.bounds.iter().position(|bound| value <= *bound) {
+            self.counts[index].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_micros
+            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str) -> String {
+        let mut text = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            text.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        text.push_str(&format!("{name}_sum {sum}\n{name}_count {count}\n"));
+        text
+    }
+}
+
+static REQUEST_SECONDS: Histogram = Histogram::new(&[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+]);
+static STATEMENTS_PER_REQUEST: Histogram =
+    Histogram::new(&[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+static COMMANDS_PER_REQUEST: Histogram =
+    Histogram::new(&[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+
+/// Records a finished GraphQL request: how long it took and its round trips.
+pub fn record_request(elapsed: std::time::Duration, counters: &RequestCounters) {
+    REQUEST_SECONDS.observe(elapsed.as_secs_f64());
+    STATEMENTS_PER_REQUEST.observe(counters.sql_statements() as f64);
+    COMMANDS_PER_REQUEST.observe(counters.mongo_commands() as f64);
+}
 
 /// Round trips made on behalf of one request.
 #[derive(Debug, Default)]
@@ -96,6 +155,15 @@ pub fn prometheus_text() -> String {
         TOTAL_SQL_FAILURES.load(Ordering::Relaxed),
         TOTAL_MONGO_COMMANDS.load(Ordering::Relaxed),
         TOTAL_REQUESTS.load(Ordering::Relaxed),
+    ) + &REQUEST_SECONDS.render(
+        "goalgraph_graphql_request_duration_seconds",
+        "Time to answer a GraphQL request.",
+    ) + &STATEMENTS_PER_REQUEST.render(
+        "goalgraph_sql_statements_per_request",
+        "SQL statements one GraphQL request ran.",
+    ) + &COMMANDS_PER_REQUEST.render(
+        "goalgraph_mongo_commands_per_request",
+        "MongoDB commands one GraphQL request sent.",
     )
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use goalgraph::app::{AppState, serve};
+use goalgraph::app::{AppState, REQUEST_TIMEOUT, RequestLimits, serve};
 use goalgraph::auth::TokenKeys;
 use goalgraph::domain::role::Role;
 use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
@@ -145,6 +145,24 @@ pub async fn spawn_app() -> TestApp {
 /// A running API whose MongoDB is the server at `mongo_uri`, with its relay and change-stream
 /// consumer running as in `goalgraph serve`.
 pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
+    spawn_app_with(mongo_uri, RequestLimits::default()).await
+}
+
+/// The PostgreSQL options `goalgraph serve` uses: PostgreSQL stops statements that outlive the
+/// request timeout.
+fn pg_options() -> PgOptions {
+    PgOptions {
+        statement_timeout: Some(REQUEST_TIMEOUT + std::time::Duration::from_secs(5)),
+        ..PgOptions::default()
+    }
+}
+
+/// A running API with other request limits.
+pub async fn spawn_app_with_limits(limits: RequestLimits) -> TestApp {
+    spawn_app_with(&mongo_uri(), limits).await
+}
+
+async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits) -> TestApp {
     // Logs (internal errors included) go to the test's captured output; RUST_LOG narrows them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -154,7 +172,7 @@ pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
         .with_test_writer()
         .try_init();
     let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &PgOptions::default())
+    let db = pg::connect(&database_url, &pg_options())
         .await
         .expect("connect");
     pg::migrate(&db).await.expect("migrate");
@@ -165,7 +183,7 @@ pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET));
+    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET)).with_limits(limits);
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
     let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -207,7 +225,7 @@ impl TestApp {
     /// A second API server (its own pool and progress listener) on the same databases, as a
     /// replica behind a load balancer would be; returns its address.
     pub async fn replica(&self) -> String {
-        let db = pg::connect(&self.database_url, &PgOptions::default())
+        let db = pg::connect(&self.database_url, &pg_options())
             .await
             .expect("connect");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

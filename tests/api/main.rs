@@ -7,6 +7,7 @@ mod auth_and_tenancy;
 mod dashboard;
 mod documents;
 mod errors;
+mod limits;
 mod migrations;
 mod mutations;
 mod n_plus_one;

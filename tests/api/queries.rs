@@ -39,7 +39,7 @@ async fn objectives_page_through_with_opaque_cursors() {
 }
 
 #[tokio::test]
-async fn a_page_larger_than_the_cap_or_a_forged_cursor_is_bad_user_input() {
+async fn a_page_larger_than_the_cap_or_a_forged_cursor_is_refused() {
     let app = spawn_app().await;
     let t = app.tenant("acme").await;
     let too_big = app
@@ -49,7 +49,8 @@ async fn a_page_larger_than_the_cap_or_a_forged_cursor_is_bad_user_input() {
             json!({}),
         )
         .await;
-    assert_eq!(too_big.error_code(), "BAD_USER_INPUT");
+    assert_eq!(too_big.error_code(), "PAGE_TOO_LARGE");
+    assert!(too_big.error_message().contains("at most 100"));
     let forged = app
         .gql(
             Some(&t.admin.token),

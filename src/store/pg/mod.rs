@@ -31,6 +31,9 @@ use super::metrics::record_sql_statement;
 pub struct PgOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL cancels any statement running longer (none when `None`): the API sets it a
+    /// little above its request timeout so a cancelled request's query does not run on.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PgOptions {
@@ -38,20 +41,30 @@ impl Default for PgOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: None,
         }
     }
 }
 
 /// Opens a pool with JIT off (it makes recursive CTEs slow to plan and gains nothing on
-/// OLTP-sized queries) and every statement counted.
+/// OLTP-sized queries), the statement timeout of `options`, and every statement counted.
 pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<DatabaseConnection> {
+    let statement_timeout = options.statement_timeout;
     let mut connect = ConnectOptions::new(url.to_owned());
     connect
         .max_connections(options.max_connections)
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false)
-        .map_sqlx_postgres_opts(|opts| opts.options([("jit", "off")]));
+        .map_sqlx_postgres_opts(move |opts| {
+            let opts = opts.options([("jit", "off")]);
+            match statement_timeout {
+                Some(timeout) => {
+                    opts.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
+                }
+                None => opts,
+            }
+        });
     let mut db = Database::connect(connect).await?;
     db.set_metric_callback(|info| record_sql_statement(info.failed));
     Ok(db)

@@ -1,0 +1,170 @@
+//! What one request may ask for: nesting depth, complexity (lists count by their page size or
+//! `maxDepth`), aliases, and operations per batch. Each rejection carries its own
+//! `extensions.code` and says what to change.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+
+/// The deepest nesting of selections.
+pub const MAX_DEPTH: usize = 32;
+/// The highest complexity: every field counts 1, times the estimated length of the lists
+/// around it ([`paged`], [`listed`], [`tree`]).
+pub const MAX_COMPLEXITY: usize = 25_000;
+/// The most aliased fields in one document.
+pub const MAX_ALIASES: usize = 30;
+/// The most operations in one batched request.
+pub const MAX_BATCH: usize = 10;
+/// The estimated length of a list without a page size (children, key results, ...): the
+/// typical fan-out of an alignment tree.
+pub const LIST_ESTIMATE: usize = 10;
+
+/// A connection or paged list counts as `first` (or `default`) items.
+pub fn paged(first: Option<i32>, default: i32, child: usize) -> usize {
+    let items = usize::try_from(first.unwrap_or(default))
+        .unwrap_or(0)
+        .max(1);
+    items.saturating_mul(child)
+}
+
+/// A list without a page size counts as [`LIST_ESTIMATE`] items.
+pub fn listed(child: usize) -> usize {
+    LIST_ESTIMATE.saturating_mul(child)
+}
+
+/// A tree walk counts as [`LIST_ESTIMATE`] items per level, up to ten levels.
+pub fn tree(max_depth: i32, child: usize) -> usize {
+    let levels = usize::try_from(max_depth.clamp(1, 10)).unwrap_or(1);
+    LIST_ESTIMATE.saturating_mul(levels).saturating_mul(child)
+}
+
+/// A rejection with its own code.
+pub fn rejection(code: &str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
+}
+
+/// Gives async-graphql's own limit errors (depth, parser recursion, complexity) their codes and a message that
+/// says what to change; `None` for any other error.
+pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
+    let too_deep = error.message == "Query is nested too deep."
+        || error
+            .message
+            .starts_with("The recursion depth of the query cannot be greater than");
+    match error.message.as_str() {
+        _ if too_deep => Some((
+            "QUERY_TOO_DEEP",
+            format!(
+                "the query nests selections deeper than {MAX_DEPTH} levels; select fewer levels \
+                 (use descendants(maxDepth:) for deep trees)"
+            ),
+        )),
+        "Query is too complex." => Some((
+            "QUERY_TOO_COMPLEX",
+            format!(
+                "the query's complexity exceeds {MAX_COMPLEXITY}: each field counts 1, times \
+                 `first` for pages, {LIST_ESTIMATE} for other lists and {LIST_ESTIMATE} per \
+                 `maxDepth` level (up to 10) for descendants; ask for smaller pages, fewer \
+                 nested lists or fewer fields"
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Refuses documents with more than [`MAX_ALIASES`] aliased fields, before validation.
+pub struct AliasLimit;
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimitExtension)
+    }
+}
+
+struct AliasLimitExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AliasLimitExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > MAX_ALIASES {
+            return Err(rejection(
+                "TOO_MANY_ALIASES",
+                format!(
+                    "the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed \
+                     (use nodes(ids:) to fetch many objects at once)"
+                ),
+            ));
+        }
+        Ok(document)
+    }
+}
+
+/// Aliased fields in every operation and fragment of `document`.
+pub fn count_aliases(document: &ExecutableDocument) -> usize {
+    let operations: usize = match &document.operations {
+        DocumentOperations::Single(operation) => in_set(&operation.node.selection_set.node),
+        DocumentOperations::Multiple(operations) => operations
+            .values()
+            .map(|operation| in_set(&operation.node.selection_set.node))
+            .sum(),
+    };
+    let fragments: usize = document
+        .fragments
+        .values()
+        .map(|fragment| in_set(&fragment.node.selection_set.node))
+        .sum();
+    operations + fragments
+}
+
+fn in_set(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let document = async_graphql::parser::parse_query(
+            "query { a: viewer { id } b: viewer { n: name } ...F } \
+             fragment F on QueryRoot { c: cycles { id } }",
+        )
+        .expect("parses");
+        assert_eq!(count_aliases(&document), 4);
+    }
+
+    #[test]
+    fn lists_count_by_page_size_and_depth() {
+        assert_eq!(paged(Some(50), 20, 3), 150);
+        assert_eq!(paged(None, 20, 3), 60);
+        assert_eq!(paged(Some(0), 20, 3), 3);
+        assert_eq!(listed(4), 40);
+        assert_eq!(tree(3, 2), 60);
+        assert_eq!(tree(1000, 2), 200);
+    }
+}
