@@ -67,6 +67,29 @@ pub struct SecretArgs {
     /// <data-dir>/jwt-secret.
     #[arg(long, env = "GOALGRAPH_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Require this `iss` claim (and put it in issued tokens).
+    #[arg(long, env = "GOALGRAPH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Require this `aud` claim (and put it in issued tokens).
+    #[arg(long, env = "GOALGRAPH_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Also accept RS256 tokens signed by a key of this JWKS (a file path or an http(s) URL,
+    /// read at start-up).
+    #[arg(long, env = "GOALGRAPH_JWKS")]
+    pub jwks: Option<String>,
+}
+
+impl SecretArgs {
+    /// The token keys these settings describe, around the HS256 `secret`.
+    pub async fn token_keys(&self, secret: &[u8]) -> Result<crate::auth::TokenKeys, String> {
+        let keys = crate::auth::TokenKeys::new(secret)
+            .with_issuer(self.jwt_issuer.clone())
+            .with_audience(self.jwt_audience.clone());
+        match &self.jwks {
+            Some(source) => keys.with_jwks(&crate::auth::load_jwks(source).await?),
+            None => Ok(keys),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
         Command::Serve(args) => {
-            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let keys = args
+                .secret
+                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+                .await?;
             // PostgreSQL itself stops a statement a request no longer waits for.
             let (db, embedded) = open_store(
                 &args.store,
@@ -47,10 +50,10 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             )
             .await?;
             if embedded.is_some() {
-                bootstrap_first_tenant(&db, &secret).await?;
+                bootstrap_first_tenant(&db, &keys).await?;
             }
             let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let state = AppState::new(db.clone(), &mongo, TokenKeys::new(&secret));
+            let state = AppState::new(db.clone(), &mongo, keys);
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
                 let _ = rx.wait_for(|stop| *stop).await;
@@ -129,11 +132,14 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             if !args.bench {
                 return Err("only `seed --bench` is available".into());
             }
-            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let keys = args
+                .secret
+                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+                .await?;
             let (db, embedded) = open_store(&args.store, None).await?;
             let (mongo, local_mongo) = open_documents(&args.store).await?;
             let documents = (!args.no_documents).then_some(&mongo);
-            let report = seed_bench(&db, documents, args.levels, args.branching, &secret).await?;
+            let report = seed_bench(&db, documents, args.levels, args.branching, &keys).await?;
             println!("{report}");
             if let Some(local) = local_mongo {
                 local.stop().await?;
@@ -157,14 +163,17 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 .role
                 .parse()
                 .map_err(|_| format!("unknown role {:?}", args.role))?;
-            let secret = config::jwt_secret(&args.secret, &args.data_dir)?;
-            println!(
-                "{}",
-                TokenKeys::new(&secret).issue(args.tenant, args.user, role, args.ttl)
-            );
+            let keys = args
+                .secret
+                .token_keys(&config::jwt_secret(&args.secret, &args.data_dir)?)
+                .await?;
+            println!("{}", keys.issue(args.tenant, args.user, role, args.ttl));
         }
         Command::CreateTenant(args) => {
-            let secret = config::jwt_secret(&args.secret, &args.store.data_dir)?;
+            let keys = args
+                .secret
+                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+                .await?;
             let (db, embedded) = open_store(&args.store, None).await?;
             let admin = NewUser {
                 name: args.admin_name,
@@ -180,10 +189,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 "tenant {} ({}), admin user {}",
                 tenant.id, tenant.name, user.id
             );
-            println!(
-                "{}",
-                TokenKeys::new(&secret).issue(tenant.id, user.id, Role::Admin, 86_400)
-            );
+            println!("{}", keys.issue(tenant.id, user.id, Role::Admin, 86_400));
             close(db, embedded).await?;
         }
         Command::Schema(args) => {
@@ -218,7 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
 
 /// On the first start of an embedded database, creates a tenant with an admin and prints a
 /// token for it, so the playground works with no set-up at all.
-async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Result<(), AnyError> {
+async fn bootstrap_first_tenant(db: &DatabaseConnection, keys: &TokenKeys) -> Result<(), AnyError> {
     let org = OrgRepo::new(db.clone());
     if org.has_tenants().await.map_err(|err| format!("{err}"))? {
         return Ok(());
@@ -237,10 +243,7 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, secret: &[u8]) -> Resul
         "first start: created tenant {} with admin user {}; a token for the dashboard and the playground (24 h):",
         tenant.id, user.id
     );
-    println!(
-        "{}",
-        TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 86_400)
-    );
+    println!("{}", keys.issue(tenant.id, user.id, Role::Admin, 86_400));
     Ok(())
 }
 
@@ -251,7 +254,7 @@ async fn seed_bench(
     mongo: Option<&MongoStore>,
     levels: u32,
     branching: i64,
-    secret: &[u8],
+    keys: &TokenKeys,
 ) -> Result<String, AnyError> {
     use goalgraph::store::mongo::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
     use goalgraph::store::pg::seed::{TreeShape, bench_tree_owned_by, bench_users};
@@ -300,7 +303,7 @@ async fn seed_bench(
             .await
             .map_err(|err| format!("{err}"))?;
     }
-    let token = TokenKeys::new(secret).issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
+    let token = keys.issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
     Ok(format!(
         "tenant {} (\"bench\"): {} objectives from root id {root}, {} key results; \
          PostgreSQL {:.1} s, goal_trees {:.1} s, total {:.1} s\nadmin token (7 days): {token}",
