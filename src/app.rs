@@ -46,6 +46,8 @@ pub struct AppState {
     pub stores: Stores,
     pub keys: Arc<TokenKeys>,
     pub limits: RequestLimits,
+    /// For readiness checks.
+    pub mongo: MongoStore,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             stores,
             keys: Arc::new(keys),
             limits: RequestLimits::default(),
+            mongo: mongo.clone(),
         }
     }
 
@@ -68,7 +71,7 @@ impl AppState {
 }
 
 /// The routes: the dashboard, GraphQL (POST), the offline playground (GET), subscriptions
-/// (graphql-ws), metrics and health.
+/// (graphql-ws), metrics, liveness and readiness; every response carries its request id.
 pub fn router(state: AppState) -> Router {
     // Requests end with a coded GraphQL error at `limits.timeout` (in the handler); this outer
     // layer only guards the other routes and a stuck connection, a little later.
@@ -84,11 +87,13 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql/{asset}", get(http::playground::asset))
         .route("/metrics", get(http::ops::metrics))
         .route("/healthz", get(http::ops::healthz))
+        .route("/readyz", get(http::ops::readyz))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             outer_timeout,
         ))
+        .layer(axum::middleware::from_fn(http::ops::request_id))
         .with_state(state)
 }
 

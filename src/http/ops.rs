@@ -1,19 +1,134 @@
-//! Operations endpoints: Prometheus metrics and a liveness probe.
+//! Operations endpoints: Prometheus metrics (with sync lag), liveness and readiness probes, and
+//! the request-id middleware that ties a request's log lines together.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::app::AppState;
 use crate::store::metrics::prometheus_text;
+use crate::store::pg::outbox::{SyncStatus, sync_status};
 
-/// `GET /metrics`: process-wide counters in Prometheus text format.
-pub async fn metrics() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        prometheus_text(),
-    )
+/// The request-id header: taken from the client when it sends a sane one, else generated.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Readiness fails when the oldest unrelayed outbox event is older than this.
+pub const MAX_OUTBOX_LAG_SECONDS: f64 = 60.0;
+
+/// `GET /metrics`: process-wide counters and histograms, and how far the outbox and the change
+/// stream are behind, in Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut text = prometheus_text();
+    if let Ok(status) = sync_status(state.stores.objectives.db()).await {
+        text.push_str(&sync_text(&status));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+fn sync_text(status: &SyncStatus) -> String {
+    let mut text = format!(
+        "# HELP goalgraph_outbox_pending_events Outbox events not yet applied to MongoDB.\n\
+         # TYPE goalgraph_outbox_pending_events gauge\n\
+         goalgraph_outbox_pending_events {}\n\
+         # HELP goalgraph_outbox_lag_seconds Age of the oldest unrelayed outbox event.\n\
+         # TYPE goalgraph_outbox_lag_seconds gauge\n\
+         goalgraph_outbox_lag_seconds {}\n\
+         # HELP goalgraph_change_stream_events_total Change-stream events applied to PostgreSQL.\n\
+         # TYPE goalgraph_change_stream_events_total counter\n\
+         goalgraph_change_stream_events_total {}\n",
+        status.outbox_pending, status.outbox_lag_seconds, status.change_stream_events
+    );
+    if let Some(idle) = status.change_stream_idle_seconds {
+        text.push_str(&format!(
+            "# HELP goalgraph_change_stream_idle_seconds Time since the change-stream consumer \
+             last applied an event.\n\
+             # TYPE goalgraph_change_stream_idle_seconds gauge\n\
+             goalgraph_change_stream_idle_seconds {idle}\n"
+        ));
+    }
+    text
 }
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+/// `GET /readyz`: 200 when PostgreSQL and MongoDB answer and the outbox relay keeps up, else
+/// 503; the body says which check failed.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let status = sync_status(state.stores.objectives.db()).await;
+    let postgres = status.is_ok();
+    let mongodb = state.mongo.ping().await.is_ok();
+    let relay = status
+        .as_ref()
+        .is_ok_and(|s| s.outbox_lag_seconds <= MAX_OUTBOX_LAG_SECONDS);
+    let verdict = |ok: bool| if ok { "ok" } else { "failing" };
+    let body = json!({
+        "postgres": verdict(postgres),
+        "mongodb": verdict(mongodb),
+        "relay": verdict(relay),
+        "outbox_pending": status.as_ref().map(|s| s.outbox_pending).ok(),
+        "outbox_lag_seconds": status.as_ref().map(|s| s.outbox_lag_seconds).ok(),
+    });
+    let code = if postgres && mongodb && relay {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+/// Runs the request in a span carrying its id (every log line of the request shows it), logs
+/// its outcome at debug level, and returns the id in `x-request-id`.
+pub async fn request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            !value.is_empty()
+                && value.len() <= 64
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(new_request_id, str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// A process-unique id: start time and a counter.
+fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default()
+    });
+    format!("{start:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -61,3 +61,75 @@ async fn metrics_expose_the_sql_statement_counter() {
         .expect("text");
     assert!(body.contains("goalgraph_sql_statements_total"), "{body}");
 }
+
+#[tokio::test]
+async fn metrics_expose_request_histograms_and_sync_lag() {
+    let app = spawn_app().await;
+    let t = app.tenant("metrics").await;
+    app.gql(
+        Some(&t.admin.token),
+        "{ viewer { id } }",
+        serde_json::json!({}),
+    )
+    .await
+    .data("/viewer");
+    let body = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        "goalgraph_graphql_request_duration_seconds_bucket{le=\"0.005\"}",
+        "goalgraph_graphql_request_duration_seconds_count",
+        "goalgraph_sql_statements_per_request_bucket",
+        "goalgraph_mongo_commands_per_request_sum",
+        "goalgraph_outbox_pending_events",
+        "goalgraph_outbox_lag_seconds",
+        "goalgraph_change_stream_events_total",
+    ] {
+        assert!(body.contains(series), "{series} missing:\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_readiness_checks_both_stores() {
+    let app = spawn_app().await;
+    let given = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(given.headers()["x-request-id"], "client-chosen-42");
+    let made = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "not ok; <script>")
+        .send()
+        .await
+        .expect("healthz");
+    let id = made.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(!id.is_empty() && id != "not ok; <script>");
+
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(
+        (&body["postgres"], &body["mongodb"], &body["relay"]),
+        (
+            &serde_json::json!("ok"),
+            &serde_json::json!("ok"),
+            &serde_json::json!("ok")
+        )
+    );
+}

@@ -108,6 +108,10 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
         pending(&app.db).await.expect("pending") > 0,
         "the outbox holds what MongoDB missed"
     );
+    let (status, ready) = readiness(&app).await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["mongodb"], "failing");
+    assert_eq!(ready["postgres"], "ok");
 
     let restarted = LocalMongo::start_on(venv.as_ref(), Storage::Directory(data.clone()), port)
         .await
@@ -116,8 +120,22 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
         converged(&app, &t)
     })
     .await;
+    let (status, ready) = readiness(&app).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["outbox_pending"], 0);
     restarted.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(data);
+}
+
+async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("readyz");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
 }
 
 #[tokio::test]

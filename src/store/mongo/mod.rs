@@ -73,6 +73,14 @@ impl MongoStore {
         &self.db
     }
 
+    /// Whether the server answers (`ping`).
+    pub async fn ping(&self) -> MongoResult<()> {
+        self.db
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await?;
+        Ok(())
+    }
+
     /// Creates the indexes goalgraph relies on (idempotent; run at start-up).
     pub async fn ensure_indexes(&self) -> MongoResult<()> {
         goal_trees::ensure_indexes(&self.db).await?;

@@ -1,7 +1,7 @@
 //! Appends change events to the transactional outbox, in the writer's transaction, for the
 //! relay that keeps MongoDB's goal_trees in step.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
 
 use super::entity::{objective, outbox};
 use super::tree::materialized_path;
@@ -109,3 +109,35 @@ pub async fn record_check_in_note(
 
 /// The event type of [`record_check_in_note`].
 pub const CHECK_IN_NOTE_EVENT: &str = "check_in.noted";
+
+/// How far the two sync directions are behind, for `/metrics` and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, FromQueryResult)]
+pub struct SyncStatus {
+    /// Outbox events not yet applied to MongoDB.
+    pub outbox_pending: i64,
+    /// Age of the oldest of them, in seconds (0 when none is pending).
+    pub outbox_lag_seconds: f64,
+    /// Change-stream events applied to PostgreSQL so far.
+    pub change_stream_events: i64,
+    /// Seconds since the change-stream consumer last applied an event (none before the first).
+    pub change_stream_idle_seconds: Option<f64>,
+}
+
+/// The current [`SyncStatus`], in one statement.
+pub async fn sync_status(db: &impl ConnectionTrait) -> StoreResult<SyncStatus> {
+    let statement = crate::store::pg::scoped::sql(
+        "SELECT \
+           (SELECT count(*) FROM outbox WHERE processed_at IS NULL) AS outbox_pending, \
+           (SELECT COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 \
+              FROM outbox WHERE processed_at IS NULL) AS outbox_lag_seconds, \
+           (SELECT COALESCE(sum(events), 0)::bigint FROM change_stream_offsets) \
+              AS change_stream_events, \
+           (SELECT extract(epoch FROM now() - max(updated_at))::float8 \
+              FROM change_stream_offsets) AS change_stream_idle_seconds",
+        [],
+    );
+    SyncStatus::find_by_statement(statement)
+        .one(db)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("sync status".into()).into())
+}
