@@ -15,6 +15,7 @@ use crate::http;
 use crate::loaders::Stores;
 use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
+use crate::store::shared::{RateLimit, SharedState};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -28,6 +29,8 @@ pub struct RequestLimits {
     pub timeout: Duration,
     /// The largest body accepted (PAYLOAD_TOO_LARGE beyond).
     pub max_body_bytes: usize,
+    /// Each tenant's request budget (RATE_LIMITED beyond); none when `None`.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for RequestLimits {
@@ -35,6 +38,7 @@ impl Default for RequestLimits {
         Self {
             timeout: REQUEST_TIMEOUT,
             max_body_bytes: MAX_BODY_BYTES,
+            rate_limit: None,
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct AppState {
     pub limits: RequestLimits,
     /// For readiness checks.
     pub mongo: MongoStore,
+    /// Rate-limit buckets and persisted queries, shared by replicas when in Redis.
+    pub shared: SharedState,
 }
 
 impl AppState {
@@ -60,7 +66,14 @@ impl AppState {
             keys: Arc::new(keys),
             limits: RequestLimits::default(),
             mongo: mongo.clone(),
+            shared: SharedState::local(),
         }
+    }
+
+    /// The same state keeping rate limits and persisted queries in `shared`.
+    pub fn with_shared(mut self, shared: SharedState) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// The same state with other request limits.

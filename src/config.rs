@@ -92,11 +92,31 @@ impl SecretArgs {
     }
 }
 
+impl ServeArgs {
+    /// The per-tenant budget, if limited.
+    pub fn rate_limit(&self) -> Option<crate::store::shared::RateLimit> {
+        (self.rate_limit > 0.0).then(|| crate::store::shared::RateLimit {
+            rate: self.rate_limit,
+            burst: self.rate_burst.unwrap_or(self.rate_limit * 2.0).max(1.0),
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "GOALGRAPH_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Redis for state shared by all replicas (rate limits, persisted queries); without it
+    /// that state is kept in this process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Requests per second each tenant may make on average (0: no limit).
+    #[arg(long, env = "GOALGRAPH_RATE_LIMIT", default_value_t = 500.0)]
+    pub rate_limit: f64,
+    /// Requests a tenant may make at once (default: twice the rate).
+    #[arg(long, env = "GOALGRAPH_RATE_BURST")]
+    pub rate_burst: Option<f64>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use goalgraph::app::RequestLimits;
 use goalgraph::app::{AppState, serve};
 use goalgraph::auth::TokenKeys;
 use goalgraph::config::{self, Cli, Command, StoreArgs};
@@ -11,6 +12,7 @@ use goalgraph::store::embedded::EmbeddedPostgres;
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::store::pg::{self, PgOptions, org::NewUser, org::OrgRepo};
+use goalgraph::store::shared::SharedState;
 use goalgraph::sync::activity::ActivityConsumer;
 use goalgraph::sync::reconcile::reconcile;
 use goalgraph::sync::relay::OutboxRelay;
@@ -58,7 +60,18 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                 bootstrap_first_tenant(&db, &keys).await?;
             }
             let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let state = AppState::new(db.clone(), &mongo, keys);
+            let shared = match &args.redis_url {
+                Some(url) => SharedState::redis(url)
+                    .await
+                    .map_err(|err| format!("cannot connect to Redis: {err}"))?,
+                None => SharedState::local(),
+            };
+            let state = AppState::new(db.clone(), &mongo, keys)
+                .with_shared(shared)
+                .with_limits(RequestLimits {
+                    rate_limit: args.rate_limit(),
+                    ..RequestLimits::default()
+                });
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
                 let _ = rx.wait_for(|stop| *stop).await;

@@ -1,7 +1,8 @@
 //! `POST /graphql`: reads a request or a batch of up to `limits::MAX_BATCH` (within the body
-//! limit), authenticates the bearer token, registers each request's loaders, executes under the
-//! request timeout, sanitises errors, and reports the SQL statements and MongoDB commands it
-//! ran in response headers. Every rejection is a GraphQL error with its own code.
+//! limit), authenticates the bearer token, applies the tenant's rate limit, resolves persisted
+//! queries, registers each request's loaders, executes under the request timeout, sanitises
+//! errors, and reports the SQL statements and MongoDB commands it ran in response headers.
+//! Every rejection is a GraphQL error with its own code.
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::AuthFailure;
 use crate::graphql::limits::{MAX_BATCH, rejection};
+use crate::http::persisted;
 use crate::loaders;
 use crate::store::metrics::{RequestCounters, record_request};
 
@@ -33,7 +35,7 @@ pub async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let batch = match read_batch(&state, body) {
+    let mut batch = match read_batch(&state, body) {
         Ok(batch) => batch,
         Err(refused) => return *refused,
     };
@@ -46,6 +48,16 @@ pub async fn handle(
                 Ok(None) => Prepared::Anonymous,
                 Err(failure) => Prepared::Failed(failure),
             };
+            if let Prepared::Viewer(viewer) = &prepare {
+                if let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch).await {
+                    return Err(refused);
+                }
+            }
+            for request in requests_mut(&mut batch) {
+                persisted::resolve(&state.shared, request)
+                    .await
+                    .map_err(|error| error_response(StatusCode::OK, error))?;
+            }
             let batch = match batch {
                 BatchRequest::Single(request) => {
                     BatchRequest::Single(prepare.apply(&state, request))
@@ -57,7 +69,23 @@ pub async fn handle(
                         .collect(),
                 ),
             };
-            tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch)).await
+            tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch))
+                .await
+                .map_err(|_elapsed| {
+                    // Dropping the execution cancels its pending queries; the connections'
+                    // statement_timeout stops whatever PostgreSQL is still running.
+                    error_response(
+                        StatusCode::OK,
+                        rejection(
+                            "TIMEOUT",
+                            format!(
+                                "the request took longer than {} s and was cancelled; ask for \
+                                 less (smaller pages, a lower maxDepth, fewer nested lists)",
+                                state.limits.timeout.as_secs_f64()
+                            ),
+                        ),
+                    )
+                })
         })
         .await;
     record_request(started.elapsed(), &counters);
@@ -66,21 +94,7 @@ pub async fn handle(
             sanitize_all(&mut response);
             GraphQLResponse::from(response).into_response()
         }
-        Err(_elapsed) => {
-            // Dropping the execution cancels its pending queries; the connections'
-            // statement_timeout stops whatever PostgreSQL is still running.
-            error_response(
-                StatusCode::OK,
-                rejection(
-                    "TIMEOUT",
-                    format!(
-                        "the request took longer than {} s and was cancelled; ask for less \
-                         (smaller pages, a lower maxDepth, fewer nested lists)",
-                        state.limits.timeout.as_secs_f64()
-                    ),
-                ),
-            )
-        }
+        Err(refused) => refused,
     };
     for (name, count) in [
         (SQL_STATEMENTS_HEADER, counters.sql_statements()),
@@ -91,6 +105,44 @@ pub async fn handle(
         }
     }
     http
+}
+
+fn requests_mut(batch: &mut BatchRequest) -> Vec<&mut async_graphql::Request> {
+    match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests.iter_mut().collect(),
+    }
+}
+
+/// RATE_LIMITED (HTTP 429) when the tenant's budget has no token left for every operation of
+/// the batch.
+async fn rate_limited(state: &AppState, tenant_id: i64, batch: &BatchRequest) -> Option<Response> {
+    let limit = state.limits.rate_limit?;
+    let operations = match batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    for _ in 0..operations {
+        if !state.shared.take_request(tenant_id, limit).await {
+            let retry_after = (1.0 / limit.rate).ceil().max(1.0) as u64;
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                rejection(
+                    "RATE_LIMITED",
+                    format!(
+                        "your organisation is over its limit of {} requests per second (bursts \
+                         of {}); retry after {retry_after} s",
+                        limit.rate, limit.burst
+                    ),
+                ),
+            );
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Some(response);
+        }
+    }
+    None
 }
 
 fn sanitize_all(response: &mut BatchResponse) {

@@ -5,5 +5,6 @@ pub mod assets;
 pub mod dashboard;
 pub mod graphql;
 pub mod ops;
+pub mod persisted;
 pub mod playground;
 pub mod subscriptions;

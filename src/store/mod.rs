@@ -5,6 +5,7 @@ pub mod embedded;
 pub mod metrics;
 pub mod mongo;
 pub mod pg;
+pub mod shared;
 
 use crate::domain::DomainError;
 

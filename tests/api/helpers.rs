@@ -11,6 +11,7 @@ use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
 use goalgraph::store::pg::{self, PgOptions};
+use goalgraph::store::shared::SharedState;
 use goalgraph::sync::activity::ActivityConsumer;
 use goalgraph::sync::relay::OutboxRelay;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection};
@@ -80,6 +81,10 @@ pub struct TestApp {
     pub address: String,
     /// The database's URL, for a second API replica on it.
     pub database_url: String,
+    /// The request limits it runs with (a replica gets the same).
+    pub limits: RequestLimits,
+    /// Where its rate limits and persisted queries live (a replica shares them).
+    pub shared: SharedState,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub mongo: MongoStore,
@@ -145,7 +150,7 @@ pub async fn spawn_app() -> TestApp {
 /// A running API whose MongoDB is the server at `mongo_uri`, with its relay and change-stream
 /// consumer running as in `goalgraph serve`.
 pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
-    spawn_app_with(mongo_uri, RequestLimits::default()).await
+    spawn_app_with(mongo_uri, RequestLimits::default(), SharedState::local()).await
 }
 
 /// The PostgreSQL options `goalgraph serve` uses: PostgreSQL stops statements that outlive the
@@ -159,10 +164,22 @@ fn pg_options() -> PgOptions {
 
 /// A running API with other request limits.
 pub async fn spawn_app_with_limits(limits: RequestLimits) -> TestApp {
-    spawn_app_with(&mongo_uri(), limits).await
+    spawn_app_with(&mongo_uri(), limits, SharedState::local()).await
 }
 
-async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits) -> TestApp {
+/// A running API with `limits` whose rate limits and persisted queries live in `shared`
+/// (replicas of it share them too).
+pub async fn spawn_app_sharing(limits: RequestLimits, shared: SharedState) -> TestApp {
+    spawn_app_with(&mongo_uri(), limits, shared).await
+}
+
+/// The Redis server the suite runs against (started by `scripts/test`).
+pub fn redis_url() -> String {
+    std::env::var("GOALGRAPH_TEST_REDIS_URL")
+        .expect("GOALGRAPH_TEST_REDIS_URL is not set: run the suite with ./scripts/test")
+}
+
+async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits, shared: SharedState) -> TestApp {
     // Logs (internal errors included) go to the test's captured output; RUST_LOG narrows them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -183,7 +200,9 @@ async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits) -> TestApp {
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET)).with_limits(limits);
+    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET))
+        .with_limits(limits)
+        .with_shared(shared.clone());
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
     let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -197,6 +216,8 @@ async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits) -> TestApp {
     TestApp {
         address,
         database_url,
+        limits,
+        shared,
         client: reqwest::Client::new(),
         db,
         mongo,
@@ -232,7 +253,9 @@ impl TestApp {
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState::new(db, &self.mongo, TokenKeys::new(SECRET));
+        let state = AppState::new(db, &self.mongo, TokenKeys::new(SECRET))
+            .with_limits(self.limits)
+            .with_shared(self.shared.clone());
         tokio::spawn(serve(listener, state, std::future::pending()));
         address
     }

@@ -16,6 +16,7 @@ mod queries;
 mod reports;
 mod rollup;
 mod schema;
+mod shared_state;
 mod subscriptions;
 mod sync;
 mod tree;

@@ -1,0 +1,197 @@
+//! State every API replica must agree on: each tenant's request budget (a token bucket) and
+//! the registry of persisted queries (hash → text). In Redis when `REDIS_URL` is set, so all
+//! replicas share them; in this process otherwise (fine for one replica).
+//!
+//! Redis failures fail open: a request is let through and a persisted query is looked up
+//! locally, with a warning, rather than turning a cache outage into an API outage.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+/// How long a registered persisted query is kept (Redis), in seconds.
+const QUERY_TTL_SECONDS: u64 = 7 * 86_400;
+/// The most persisted queries kept in process (the registry is emptied when full).
+const LOCAL_QUERY_CAPACITY: usize = 10_000;
+
+/// Takes one token from a bucket of `burst` tokens refilled at `rate` per second, using
+/// Redis's own clock so replicas' clocks do not matter. Returns 1 when a token was taken.
+const TOKEN_BUCKET: &str = r"
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or burst
+local at = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+local taken = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return taken
+";
+
+/// A per-tenant request budget: `rate` requests per second on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+/// Where the shared state lives.
+#[derive(Clone)]
+pub struct SharedState {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Redis(ConnectionManager),
+    Local(Arc<LocalState>),
+}
+
+#[derive(Default)]
+struct LocalState {
+    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    queries: Mutex<HashMap<String, String>>,
+}
+
+impl SharedState {
+    /// State kept in this process.
+    pub fn local() -> Self {
+        Self {
+            backend: Backend::Local(Arc::default()),
+        }
+    }
+
+    /// State kept in the Redis at `url` (connects now, reconnects by itself later).
+    pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let manager = client.get_connection_manager().await?;
+        Ok(Self {
+            backend: Backend::Redis(manager),
+        })
+    }
+
+    /// Whether `tenant_id` may make one more request under `limit` (and counts it).
+    pub async fn take_request(&self, tenant_id: i64, limit: RateLimit) -> bool {
+        match &self.backend {
+            Backend::Local(state) => {
+                let mut buckets = state
+                    .buckets
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = Instant::now();
+                let (tokens, at) = buckets.entry(tenant_id).or_insert((limit.burst, now));
+                *tokens =
+                    (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
+                *at = now;
+                if *tokens >= 1.0 {
+                    *tokens -= 1.0;
+                    true
+                } else {
+                    false
+                }
+            }
+            Backend::Redis(manager) => {
+                let mut connection = manager.clone();
+                let taken: Result<i64, _> = redis::Script::new(TOKEN_BUCKET)
+                    .key(format!("goalgraph:rate:{tenant_id}"))
+                    .arg(limit.rate)
+                    .arg(limit.burst)
+                    .invoke_async(&mut connection)
+                    .await;
+                taken.map(|taken| taken == 1).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "rate limit: Redis failed; letting the request through");
+                    true
+                })
+            }
+        }
+    }
+
+    /// The text of the persisted query with this SHA-256 hash, if registered.
+    pub async fn persisted_query(&self, hash: &str) -> Option<String> {
+        match &self.backend {
+            Backend::Local(state) => state
+                .queries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(hash)
+                .cloned(),
+            Backend::Redis(manager) => {
+                let mut connection = manager.clone();
+                let found: Result<Option<String>, _> =
+                    connection.get(format!("goalgraph:apq:{hash}")).await;
+                found.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "persisted queries: Redis failed");
+                    None
+                })
+            }
+        }
+    }
+
+    /// Registers `query` under its hash for every replica.
+    pub async fn register_query(&self, hash: &str, query: &str) {
+        match &self.backend {
+            Backend::Local(state) => {
+                let mut queries = state
+                    .queries
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if queries.len() >= LOCAL_QUERY_CAPACITY {
+                    queries.clear();
+                }
+                queries.insert(hash.to_owned(), query.to_owned());
+            }
+            Backend::Redis(manager) => {
+                let mut connection = manager.clone();
+                let stored: Result<(), _> = connection
+                    .set_ex(format!("goalgraph:apq:{hash}"), query, QUERY_TTL_SECONDS)
+                    .await;
+                if let Err(error) = stored {
+                    tracing::warn!(%error, "persisted queries: Redis failed to store a query");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_local_bucket_allows_a_burst_then_refills_at_the_rate() {
+        let shared = SharedState::local();
+        let limit = RateLimit {
+            rate: 20.0,
+            burst: 3.0,
+        };
+        for _ in 0..3 {
+            assert!(shared.take_request(1, limit).await);
+        }
+        assert!(!shared.take_request(1, limit).await);
+        // Another tenant has its own bucket.
+        assert!(shared.take_request(2, limit).await);
+        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+        assert!(shared.take_request(1, limit).await);
+    }
+
+    #[tokio::test]
+    async fn local_queries_are_found_by_hash() {
+        let shared = SharedState::local();
+        assert_eq!(shared.persisted_query("abc").await, None);
+        shared.register_query("abc", "{ viewer { id } }").await;
+        assert_eq!(
+            shared.persisted_query("abc").await.as_deref(),
+            Some("{ viewer { id } }")
+        );
+    }
+}
