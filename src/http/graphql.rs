@@ -48,10 +48,10 @@ pub async fn handle(
                 Ok(None) => Prepared::Anonymous,
                 Err(failure) => Prepared::Failed(failure),
             };
-            if let Prepared::Viewer(viewer) = &prepare {
-                if let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch).await {
-                    return Err(refused);
-                }
+            if let Prepared::Viewer(viewer) = &prepare
+                && let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch).await
+            {
+                return Err(refused);
             }
             for request in requests_mut(&mut batch) {
                 persisted::resolve(&state.shared, request)
