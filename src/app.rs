@@ -59,6 +59,17 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, mongo: &MongoStore, keys: TokenKeys) -> Self {
         let feed = ProgressFeed::start(&db);
+        Self::with_feed(db, mongo, keys, feed)
+    }
+
+    /// Like [`AppState::new`] with subscriptions fed by `feed` (a direct LISTEN connection
+    /// when `db` goes through pgBouncer).
+    pub fn with_feed(
+        db: DatabaseConnection,
+        mongo: &MongoStore,
+        keys: TokenKeys,
+        feed: ProgressFeed,
+    ) -> Self {
         let stores = Stores::new(db, mongo);
         Self {
             schema: build_schema(stores.clone(), feed),

@@ -34,6 +34,7 @@ pub(crate) use sql_migration;
 mod m20261121_000001_core_schema;
 mod m20261121_000002_check_in_partitions;
 mod m20261121_000003_sync_state;
+mod m20261121_000004_database_settings;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_core_schema::Migration),
             Box::new(m20261121_000002_check_in_partitions::Migration),
             Box::new(m20261121_000003_sync_state::Migration),
+            Box::new(m20261121_000004_database_settings::Migration),
         ]
     }
 }

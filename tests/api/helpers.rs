@@ -10,6 +10,7 @@ use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
+use goalgraph::store::pg::progress_feed::ProgressFeed;
 use goalgraph::store::pg::{self, PgOptions};
 use goalgraph::store::shared::SharedState;
 use goalgraph::sync::activity::ActivityConsumer;
@@ -180,6 +181,26 @@ pub fn redis_url() -> String {
 }
 
 async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits, shared: SharedState) -> TestApp {
+    let (database_url, name) = fresh_database_named().await;
+    let db = pg::connect(&database_url, &pg_options())
+        .await
+        .expect("connect");
+    pg::migrate(&db).await.expect("migrate");
+    let feed = ProgressFeed::start(&db);
+    serve_app(db, database_url, &name, mongo_uri, limits, shared, feed).await
+}
+
+/// An API on migrated database `name` reached through `db` (directly or through a pooler),
+/// with `feed` for subscriptions, its relay and its change-stream consumer.
+pub async fn serve_app(
+    db: DatabaseConnection,
+    database_url: String,
+    name: &str,
+    mongo_uri: &str,
+    limits: RequestLimits,
+    shared: SharedState,
+    feed: ProgressFeed,
+) -> TestApp {
     // Logs (internal errors included) go to the test's captured output; RUST_LOG narrows them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -188,19 +209,14 @@ async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits, shared: SharedSt
         )
         .with_test_writer()
         .try_init();
-    let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &pg_options())
-        .await
-        .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
-    let mongo = MongoStore::connect(mongo_uri, &name).await.expect("mongo");
+    let mongo = MongoStore::connect(mongo_uri, name).await.expect("mongo");
     mongo.ensure_indexes().await.expect("indexes");
     let keys = TokenKeys::new(SECRET);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::new(db.clone(), &mongo, TokenKeys::new(SECRET))
+    let state = AppState::with_feed(db.clone(), &mongo, TokenKeys::new(SECRET), feed)
         .with_limits(limits)
         .with_shared(shared.clone());
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);

@@ -93,8 +93,12 @@ async fn a_persisted_query_registered_on_one_replica_runs_by_hash_on_another() {
     let app = spawn_app_sharing(RequestLimits::default(), shared).await;
     let replica = app.replica().await;
     let t = app.tenant("mobile").await;
-    // A query text unique to this test, so no other test registered it.
-    let query = format!("{{ viewer {{ name }} }} # {}", t.id * 7919 + 13);
+    // A query text unique to this run, so nothing registered it before.
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let query = format!("{{ viewer {{ name }} }} # {unique}-{}", std::process::id());
     let hash = sha256_hex(&query);
     let by_hash =
         json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
