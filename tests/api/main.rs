@@ -7,6 +7,7 @@ mod auth_and_tenancy;
 mod dashboard;
 mod documents;
 mod errors;
+mod hostile;
 mod limits;
 mod migrations;
 mod mutations;

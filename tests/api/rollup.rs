@@ -387,7 +387,7 @@ async fn apply_and_compare(
 }
 
 /// Compares every stored progress of a tenant with a from-scratch recomputation.
-async fn stored_matches_recomputation(
+pub(crate) async fn stored_matches_recomputation(
     db: &sea_orm::DatabaseConnection,
     tenant_id: i64,
 ) -> Result<(), String> {
