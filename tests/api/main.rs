@@ -7,6 +7,7 @@ mod auth_and_tenancy;
 mod dashboard;
 mod documents;
 mod errors;
+mod faults;
 mod hostile;
 mod limits;
 mod migrations;

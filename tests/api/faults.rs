@@ -1,0 +1,357 @@
+//! Faults: PostgreSQL restarted under a running workload, the API process killed with SIGKILL
+//! in the middle of relaying the outbox and of consuming the change stream, and concurrent
+//! check-ins racing on one key result. (MongoDB stopping under writes is in `sync.rs`.) After
+//! each, no acknowledged write is lost, both stores converge and `reconcile` finds nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use goalgraph::app::RequestLimits;
+use goalgraph::auth::TokenKeys;
+use goalgraph::domain::global_id::GlobalId;
+use goalgraph::domain::role::Role;
+use goalgraph::store::embedded::EmbeddedPostgres;
+use goalgraph::store::mongo::MongoStore;
+use goalgraph::store::pg::org::{NewUser, OrgRepo};
+use goalgraph::store::pg::progress_feed::ProgressFeed;
+use goalgraph::store::pg::{self, PgOptions};
+use goalgraph::store::shared::SharedState;
+use goalgraph::sync::reconcile::reconcile;
+use goalgraph::sync::relay::pending;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{eventually, fresh_database_named, mongo_uri, serve_app, spawn_app};
+use crate::rollup::stored_matches_recomputation;
+
+fn raw_id(global: &str) -> i64 {
+    GlobalId::decode(global).expect("id").id
+}
+
+async fn values_checked_in(db: &sea_orm::DatabaseConnection, key_result: i64) -> Vec<i64> {
+    db.query_all_raw(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT value FROM check_ins WHERE key_result_id = {key_result} ORDER BY value"),
+    ))
+    .await
+    .expect("check-ins")
+    .iter()
+    .map(|row| row.try_get::<f64>("", "value").expect("value") as i64)
+    .collect()
+}
+
+#[tokio::test]
+async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
+    let dir = std::env::temp_dir().join(format!("gg-pg-restart-{}", std::process::id()));
+    let server = EmbeddedPostgres::start(&dir, 0).await.expect("postgres");
+    server.ensure_database("faults").await.expect("database");
+    let url = server.url("faults");
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .expect("port");
+    let db = pg::connect(
+        &url,
+        &PgOptions {
+            acquire_timeout: Duration::from_secs(2),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("connect");
+    pg::migrate(&db).await.expect("migrate");
+    let feed = ProgressFeed::start(&db);
+    let name = format!("faults{}", std::process::id());
+    let app = Arc::new(
+        serve_app(
+            db,
+            url.clone(),
+            &name,
+            &mongo_uri(),
+            RequestLimits::default(),
+            SharedState::local(),
+            feed,
+        )
+        .await,
+    );
+    let t = app.tenant("restart").await;
+    let root = app.objective(&t.admin, "root", None).await;
+    let kr = app.key_result(&t.admin, &root, 0.0, 1_000_000.0, 1.0).await;
+
+    // A writer checks in 1, 2, 3, ... and remembers what was acknowledged.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (app, stop, token, kr) = (app.clone(), stop.clone(), t.admin.token.clone(), kr.clone());
+        tokio::spawn(async move {
+            let (mut acknowledged, mut refused, mut value) = (Vec::new(), 0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                value += 1;
+                let response = app
+                    .client
+                    .post(format!("{}/graphql", app.address))
+                    .bearer_auth(&token)
+                    .json(&json!({
+                        "query": "mutation($i: CheckInInput!) { checkIn(input: $i) { keyResult { id } } }",
+                        "variables": { "i": { "keyResultId": kr, "value": value } }
+                    }))
+                    .send()
+                    .await;
+                let body: Option<Value> = match response {
+                    Ok(response) => response.json().await.ok(),
+                    Err(_) => None,
+                };
+                match body {
+                    Some(body) if body.get("errors").is_none() => acknowledged.push(value),
+                    _ => refused += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (acknowledged, refused)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.stop().await.expect("stop postgres");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let server = EmbeddedPostgres::start(&dir, port)
+        .await
+        .expect("restart postgres");
+    // The API needs no help: the pool replaces its broken connections.
+    let acknowledged_before = values_checked_in(&app.db, raw_id(&kr)).await.len();
+    eventually(30, "writes to succeed again after the restart", || async {
+        values_checked_in(&app.db, raw_id(&kr)).await.len() > acknowledged_before + 5
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let (acknowledged, refused) = writer.await.expect("writer");
+    let stored = values_checked_in(&app.db, raw_id(&kr)).await;
+    for value in &acknowledged {
+        assert!(stored.contains(value), "acknowledged check-in {value} lost");
+    }
+    stored_matches_recomputation(&app.db, t.id)
+        .await
+        .expect("roll-ups exact after the restart");
+    eprintln!(
+        "postgres restart: {} check-ins acknowledged, {refused} refused while it was down, none lost",
+        acknowledged.len()
+    );
+    let _ = app.stop_workers.send(true);
+    server.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The `goalgraph serve` binary on `database_url` and MongoDB database `mongo_database`.
+struct ApiProcess {
+    child: tokio::process::Child,
+    address: String,
+}
+
+const SECRET: &str = "faults-secret-faults-secret-faults-secret";
+
+impl ApiProcess {
+    async fn start(database_url: &str, mongo_database: &str, data_dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", database_url)
+            .env("MONGODB_URI", mongo_uri())
+            .env("MONGODB_DATABASE", mongo_database)
+            .env("GOALGRAPH_JWT_SECRET", SECRET)
+            .env("GOALGRAPH_DATA_DIR", data_dir)
+            .env("GOALGRAPH_RATE_LIMIT", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("goalgraph serve");
+        let address = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("{address}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, address };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("goalgraph serve did not start");
+    }
+
+    /// SIGKILL: no graceful shutdown, no draining.
+    async fn kill(mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    client
+        .post(format!("{address}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn note_count(db: &sea_orm::DatabaseConnection, tenant: i64) -> i64 {
+    db.query_one_raw(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT COALESCE(sum(update_count), 0)::bigint AS n FROM objective_activity WHERE tenant_id = {tenant}"),
+    ))
+    .await
+    .expect("count")
+    .expect("row")
+    .try_get::<i64>("", "n")
+    .expect("n")
+}
+
+#[tokio::test]
+async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
+    let (database_url, name) = fresh_database_named().await;
+    let db = pg::connect(&database_url, &PgOptions::default())
+        .await
+        .expect("connect");
+    pg::migrate(&db).await.expect("migrate");
+    let mongo = MongoStore::connect(&mongo_uri(), &name)
+        .await
+        .expect("mongo");
+    let (tenant, admin) = OrgRepo::new(db.clone())
+        .create_tenant(
+            "killed",
+            NewUser {
+                name: "admin".into(),
+                email: "admin@killed.test".into(),
+                role: Role::Admin,
+                team_id: None,
+            },
+        )
+        .await
+        .expect("tenant");
+    let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
+    let data_dir = std::env::temp_dir().join(format!("gg-kill-{name}"));
+    let client = reqwest::Client::new();
+
+    let first = ApiProcess::start(&database_url, &name, &data_dir).await;
+    let create =
+        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+    let root = post(
+        &client,
+        &first.address,
+        &token,
+        create,
+        json!({ "i": { "title": "root" } }),
+    )
+    .await;
+    let root = root["data"]["createObjective"]["objective"]["id"]
+        .as_str()
+        .expect("root")
+        .to_owned();
+    let note = "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }";
+    post(
+        &client,
+        &first.address,
+        &token,
+        note,
+        json!({ "o": root, "b": "first" }),
+    )
+    .await;
+    // The consumer has stored a resume token once it counted the first note.
+    eventually(20, "the first note to be counted", || async {
+        note_count(&db, tenant.id).await == 1
+    })
+    .await;
+
+    // A burst of writes for both directions, then SIGKILL while the relay and the consumer
+    // are still working through it.
+    let creates = (0..120).map(|i| {
+        post(
+            &client,
+            &first.address,
+            &token,
+            create,
+            json!({ "i": { "title": format!("o{i}"), "parentId": root } }),
+        )
+    });
+    let notes = (0..40).map(|i| {
+        post(
+            &client,
+            &first.address,
+            &token,
+            note,
+            json!({ "o": root, "b": format!("note {i}") }),
+        )
+    });
+    let (created, noted) = tokio::join!(
+        futures::future::join_all(creates),
+        futures::future::join_all(notes)
+    );
+    assert!(
+        created.iter().all(|r| r.get("errors").is_none()),
+        "every create acknowledged"
+    );
+    assert!(
+        noted.iter().all(|r| r.get("errors").is_none()),
+        "every note acknowledged"
+    );
+    let backlog = pending(&db).await.expect("pending");
+    let counted = note_count(&db, tenant.id).await;
+    first.kill().await;
+    eprintln!(
+        "killed with {backlog} outbox events unrelayed and {} notes uncounted",
+        41 - counted
+    );
+
+    let second = ApiProcess::start(&database_url, &name, &data_dir).await;
+    eventually(60, "both stores to converge after the restart", || async {
+        pending(&db).await.unwrap_or(1) == 0
+            && note_count(&db, tenant.id).await == 41
+            && reconcile(&db, &mongo, tenant.id, false)
+                .await
+                .is_ok_and(|report| report.differences.is_empty())
+    })
+    .await;
+    // Nothing is applied twice: the count stays exact.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(note_count(&db, tenant.id).await, 41);
+    second.kill().await;
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test]
+async fn racing_check_ins_on_one_key_result_leave_exact_roll_ups() {
+    let app = spawn_app().await;
+    let t = app.tenant("race").await;
+    let root = app.objective(&t.admin, "root", None).await;
+    let left = app.objective(&t.admin, "left", Some(&root)).await;
+    let right = app.objective(&t.admin, "right", Some(&root)).await;
+    let shared_kr = app.key_result(&t.admin, &left, 0.0, 100.0, 2.0).await;
+    let other_kr = app.key_result(&t.admin, &right, 0.0, 100.0, 1.0).await;
+    let racing = (1..=40).map(|i| {
+        let kr = if i % 4 == 0 { &other_kr } else { &shared_kr };
+        app.check_in(&t.admin, kr, f64::from(i * 7 % 101))
+    });
+    for response in futures::future::join_all(racing).await {
+        response.data("/checkIn");
+    }
+    stored_matches_recomputation(&app.db, t.id)
+        .await
+        .expect("stored roll-ups equal a recomputation");
+}
