@@ -5,6 +5,10 @@
 //! Load the data set first (`goalgraph seed --bench`), start the API, then:
 //! `cargo bench --bench workload -- --url http://127.0.0.1:8080/graphql --token <token>
 //!  --base <root id - 1> [--connections 8] [--seconds 10] [--server-pid <pid>]`
+//!
+//! With `--soak <seconds>` it instead runs a mixed read/write workload (reads of every shape,
+//! check-ins, new objectives, progress notes) from `--connections` clients for that long and
+//! reports status codes, error codes, p50/p99 per kind and the server's memory over time.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +23,7 @@ struct Args {
     server_pid: Option<u32>,
     only: Option<String>,
     levels: u32,
+    soak: Option<u64>,
 }
 
 fn parse_args() -> Args {
@@ -31,6 +36,7 @@ fn parse_args() -> Args {
         server_pid: None,
         only: None,
         levels: 6,
+        soak: None,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -45,6 +51,7 @@ fn parse_args() -> Args {
             "--server-pid" => args.server_pid = value.parse().ok(),
             "--only" => args.only = Some(value),
             "--levels" => args.levels = value.parse().expect("--levels"),
+            "--soak" => args.soak = Some(value.parse().expect("--soak takes seconds")),
             "--bench" => {
                 i += 1;
                 continue;
@@ -209,6 +216,10 @@ async fn main() {
         .pool_max_idle_per_host(args.connections)
         .build()
         .expect("client");
+    if let Some(seconds) = args.soak {
+        soak(&args, &client, seconds).await;
+        return;
+    }
     // Spec numbering: objective i is id base + i. Level starts: 1, 2, 12, 112, 1112.
     let id = |i: i64| global_id("Objective", args.base + i);
     let cases: Vec<(&str, &str, Value)> = vec![
@@ -261,5 +272,232 @@ async fn main() {
             outcome.commands,
             rss_mb(args.server_pid),
         );
+    }
+}
+
+/// One kind of request of the soak mix.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    RollUp,
+    Nested,
+    Subtree,
+    Mobile,
+    CheckIn,
+    Create,
+    Note,
+}
+
+/// The soak's mix, in twentieths: mostly reads, a fifth writes.
+const MIX: [Kind; 20] = [
+    Kind::RollUp,
+    Kind::RollUp,
+    Kind::RollUp,
+    Kind::RollUp,
+    Kind::RollUp,
+    Kind::RollUp,
+    Kind::Nested,
+    Kind::Nested,
+    Kind::Nested,
+    Kind::Subtree,
+    Kind::Subtree,
+    Kind::Mobile,
+    Kind::Mobile,
+    Kind::RollUp,
+    Kind::Nested,
+    Kind::Subtree,
+    Kind::CheckIn,
+    Kind::CheckIn,
+    Kind::Create,
+    Kind::Note,
+];
+
+/// A small deterministic generator (xorshift), so runs are repeatable without a dependency.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+#[derive(Default)]
+struct SoakTally {
+    statuses: std::collections::BTreeMap<u16, usize>,
+    codes: std::collections::BTreeMap<String, usize>,
+    latencies: std::collections::HashMap<String, Vec<Duration>>,
+    transport_errors: usize,
+}
+
+async fn soak(args: &Args, client: &reqwest::Client, seconds: u64) {
+    let id = |i: i64| global_id("Objective", args.base + i);
+    // Key results to check in on: those of 100 objectives on the deepest full level.
+    let leaves_from = first_at_level(args.levels.min(5));
+    let mut key_results = Vec::new();
+    for i in 0..100 {
+        let response: Value = client
+            .post(&args.url)
+            .bearer_auth(&args.token)
+            .json(&json!({
+                "query": "query($id: ID!) { objective(id: $id) { keyResults { id } } }",
+                "variables": { "id": id(leaves_from + i * 37) },
+            }))
+            .send()
+            .await
+            .expect("key results")
+            .json()
+            .await
+            .expect("json");
+        if let Some(list) = response
+            .pointer("/data/objective/keyResults")
+            .and_then(Value::as_array)
+        {
+            key_results.extend(
+                list.iter()
+                    .filter_map(|kr| kr["id"].as_str().map(str::to_owned)),
+            );
+        }
+    }
+    assert!(!key_results.is_empty(), "no key results found under --base");
+    let key_results = std::sync::Arc::new(key_results);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let rss_samples =
+        std::sync::Arc::new(std::sync::Mutex::new(vec![(0u64, rss_mb(args.server_pid))]));
+    let sampler = {
+        let (samples, pid) = (rss_samples.clone(), args.server_pid);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                if let Ok(mut samples) = samples.lock() {
+                    samples.push((started.elapsed().as_secs(), rss_mb(pid)));
+                }
+            }
+        })
+    };
+    let workers = (0..args.connections).map(|worker| {
+        let (client, url, token, key_results, base) = (
+            client.clone(),
+            args.url.clone(),
+            args.token.clone(),
+            key_results.clone(),
+            args.base,
+        );
+        tokio::spawn(async move {
+            let id = |i: i64| global_id("Objective", base + i);
+            let mut random = Xorshift(0x9e37_79b9_7f4a_7c15 ^ (worker as u64 + 1));
+            let mut tally = SoakTally::default();
+            let mut step = worker;
+            while Instant::now() < deadline {
+                let kind = MIX[step % MIX.len()];
+                step += 1;
+                let (query, variables) = match kind {
+                    Kind::RollUp => (Q3, json!({ "id": id(2 + random.below(110) as i64) })),
+                    Kind::Nested => (Q1, json!({ "id": id(112 + random.below(1000) as i64) })),
+                    Kind::Subtree => (Q2, json!({ "id": id(112 + random.below(1000) as i64) })),
+                    Kind::Mobile => (Q4, json!({ "after": null })),
+                    Kind::CheckIn => (
+                        "mutation($kr: ID!, $v: Float!) { checkIn(input: {keyResultId: $kr, value: $v}) { objective { progress } } }",
+                        json!({
+                            "kr": key_results[random.below(key_results.len() as u64) as usize],
+                            "v": random.below(1000) as f64,
+                        }),
+                    ),
+                    Kind::Create => (
+                        "mutation($p: ID!) { createObjective(input: {title: \"soak\", parentId: $p}) { objective { id } } }",
+                        json!({ "p": id(1112 + random.below(10_000) as i64) }),
+                    ),
+                    Kind::Note => (
+                        "mutation($o: ID!) { addProgressNote(input: {objectiveId: $o, body: \"soak note\"}) { update { id } } }",
+                        json!({ "o": id(112 + random.below(1000) as i64) }),
+                    ),
+                };
+                let started = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": query, "variables": variables }))
+                    .send()
+                    .await;
+                match response {
+                    Ok(response) => {
+                        *tally.statuses.entry(response.status().as_u16()).or_default() += 1;
+                        let body: Value = response.json().await.unwrap_or(Value::Null);
+                        if let Some(code) = body.pointer("/errors/0/extensions/code").and_then(Value::as_str) {
+                            *tally.codes.entry(code.to_owned()).or_default() += 1;
+                        }
+                    }
+                    Err(_) => tally.transport_errors += 1,
+                }
+                tally
+                    .latencies
+                    .entry(format!("{kind:?}"))
+                    .or_default()
+                    .push(started.elapsed());
+            }
+            tally
+        })
+    });
+    let mut total = SoakTally::default();
+    for tally in futures::future::join_all(workers).await {
+        let tally = tally.expect("worker");
+        for (status, n) in tally.statuses {
+            *total.statuses.entry(status).or_default() += n;
+        }
+        for (code, n) in tally.codes {
+            *total.codes.entry(code).or_default() += n;
+        }
+        for (kind, latencies) in tally.latencies {
+            total.latencies.entry(kind).or_default().extend(latencies);
+        }
+        total.transport_errors += tally.transport_errors;
+    }
+    let _ = sampler.await;
+    let requests: usize = total.statuses.values().sum::<usize>() + total.transport_errors;
+    let server_errors: usize = total
+        .statuses
+        .iter()
+        .filter(|(status, _)| **status >= 500)
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "soak: {seconds} s, {} clients, {requests} requests ({:.1} req/s), {server_errors} 5xx, \
+         {} transport errors",
+        args.connections,
+        requests as f64 / seconds as f64,
+        total.transport_errors
+    );
+    println!("HTTP statuses: {:?}", total.statuses);
+    println!("GraphQL error codes: {:?}", total.codes);
+    println!("| kind | requests | p50 ms | p99 ms |");
+    println!("|---|---|---|---|");
+    let mut all = Vec::new();
+    let mut kinds: Vec<_> = total.latencies.into_iter().collect();
+    kinds.sort_by(|a, b| a.0.cmp(&b.0));
+    for (kind, mut latencies) in kinds {
+        latencies.sort();
+        println!(
+            "| {kind} | {} | {:.1} | {:.1} |",
+            latencies.len(),
+            percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+            percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+        );
+        all.extend(latencies);
+    }
+    all.sort();
+    println!(
+        "| all | {} | {:.1} | {:.1} |",
+        all.len(),
+        percentile(&all, 0.5).as_secs_f64() * 1000.0,
+        percentile(&all, 0.99).as_secs_f64() * 1000.0
+    );
+    if let Ok(samples) = rss_samples.lock() {
+        let line: Vec<String> = samples
+            .iter()
+            .map(|(at, mb)| format!("{at}s: {mb} MB"))
+            .collect();
+        println!("server RSS over time: {}", line.join(", "));
     }
 }
