@@ -22,6 +22,8 @@ use crate::store::pg::scoped::sql;
 
 /// How many events one pass relays at most.
 pub const BATCH: u64 = 500;
+/// How long the relay keeps draining the outbox after shutdown was asked for.
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Relays the outbox to MongoDB.
 #[derive(Clone)]
@@ -91,8 +93,24 @@ impl OutboxRelay {
     }
 
     /// Relays until `shutdown` resolves: immediately while there is a backlog, on a writer's
-    /// wake-up or every 250 ms otherwise, backing off up to 5 s while MongoDB fails.
+    /// wake-up or every 250 ms otherwise, backing off up to 5 s while MongoDB fails. On
+    /// shutdown it drains what is pending (for at most [`DRAIN_TIME`]) before returning.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        self.relay_until(shutdown).await;
+        let drained = tokio::time::timeout(DRAIN_TIME, async {
+            while let Ok(applied) = self.run_once().await {
+                if applied == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("outbox relay stopped before the outbox was drained");
+        }
+    }
+
+    async fn relay_until(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(250);
         loop {
