@@ -152,6 +152,17 @@ const SECRET: &str = "faults-secret-faults-secret-faults-secret";
 
 impl ApiProcess {
     async fn start(database_url: &str, mongo_database: &str, data_dir: &std::path::Path) -> Self {
+        Self::start_logging(database_url, mongo_database, data_dir, "warn", None).await
+    }
+
+    /// Like [`ApiProcess::start`], logging at `filter` as JSON into `log` when given.
+    async fn start_logging(
+        database_url: &str,
+        mongo_database: &str,
+        data_dir: &std::path::Path,
+        filter: &str,
+        log: Option<std::fs::File>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -164,7 +175,12 @@ impl ApiProcess {
             .env("GOALGRAPH_JWT_SECRET", SECRET)
             .env("GOALGRAPH_DATA_DIR", data_dir)
             .env("GOALGRAPH_RATE_LIMIT", "0")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
+            .env(
+                "GOALGRAPH_LOG_FORMAT",
+                if log.is_some() { "json" } else { "text" },
+            )
+            .stderr(log.map_or_else(std::process::Stdio::inherit, std::process::Stdio::from))
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -449,8 +465,63 @@ async fn sigterm_finishes_open_requests_and_drains_the_relay() {
         0,
         "the relay drained the outbox"
     );
-    eprintln!(
-        "SIGTERM: {answered} requests finished, {refused} not accepted, outbox drained"
+    eprintln!("SIGTERM: {answered} requests finished, {refused} not accepted, outbox drained");
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_with_request_ids_and_never_show_tokens_or_secrets() {
+    let (database_url, name) = fresh_database_named().await;
+    let db = pg::connect(&database_url, &PgOptions::default())
+        .await
+        .expect("connect");
+    pg::migrate(&db).await.expect("migrate");
+    let (tenant, admin) = OrgRepo::new(db.clone())
+        .create_tenant(
+            "logged",
+            NewUser {
+                name: "admin".into(),
+                email: "admin@logged.test".into(),
+                role: Role::Admin,
+                team_id: None,
+            },
+        )
+        .await
+        .expect("tenant");
+    let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
+    let data_dir = std::env::temp_dir().join(format!("gg-logs-{name}"));
+    std::fs::create_dir_all(&data_dir).expect("dir");
+    let log_path = data_dir.join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let api = ApiProcess::start_logging(&database_url, &name, &data_dir, "debug", Some(log)).await;
+    let client = reqwest::Client::new();
+    let query = "{ viewer { name } nope }";
+    for bearer in [token.as_str(), "not-a-token", &format!("{token}x")] {
+        client
+            .post(format!("{}/graphql", api.address))
+            .bearer_auth(bearer)
+            .header("x-request-id", "logged-request-1")
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("request");
+    }
+    assert!(api.terminate().await.success());
+    let logs = std::fs::read_to_string(&log_path).expect("logs");
+    assert!(!logs.is_empty(), "debug logging produced nothing");
+    assert!(!logs.contains(&token), "a token was logged");
+    assert!(!logs.contains(SECRET), "the secret was logged");
+    let mut with_request_id = 0;
+    for line in logs.lines().filter(|line| !line.trim().is_empty()) {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if entry.to_string().contains("logged-request-1") {
+            with_request_id += 1;
+        }
+    }
+    assert!(
+        with_request_id > 0,
+        "no log line carries the request id:\n{logs}"
     );
     let _ = std::fs::remove_dir_all(data_dir);
 }
