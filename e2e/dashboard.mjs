@@ -49,6 +49,9 @@ try {
   await page.selectOption("#objective", rootId);
   await page.waitForSelector(row(rootId));
   await page.waitForSelector("#live.on");
+  await page.waitForTimeout(300); // let any overlapping selection settle
+  const roots = await page.$$eval(node(rootId), (nodes) => nodes.length);
+  if (roots !== 1) throw new Error(`the tree shows its root ${roots} times`);
 
   // Expand the branch: its children appear.
   await page.click(`${row(branchId)} > .toggle`);
@@ -96,6 +99,8 @@ try {
     .some((note) => note.textContent.includes("Shipped to every region.")), null, { timeout: 10000 });
 
   await page.waitForTimeout(1300); // let the highlight fade before the screenshot
+  const rootsAtEnd = await page.$$eval(node(rootId), (nodes) => nodes.length);
+  if (rootsAtEnd !== 1) throw new Error(`the tree shows its root ${rootsAtEnd} times`);
   await page.screenshot({ path: screenshot, fullPage: true });
   if (failures.length) throw new Error(failures.join("\n"));
   console.log(JSON.stringify({ leafBefore, leafAfter, rootBefore, rootAfter, delayMs, screenshot }));

@@ -11,6 +11,7 @@ const state = {
   socket: null,
   subscribedTo: null,
   openObjective: null,
+  treeTicket: 0,
 };
 
 // ---- API -----------------------------------------------------------------------------------
@@ -94,16 +95,25 @@ async function toggleNode(item) {
 }
 
 async function showTree(objectiveId) {
+  // Selections can overlap (a cycle change reloads the objective list, which shows a tree,
+  // while the user picks another): only the latest one may draw.
+  const ticket = ++state.treeTicket;
   const tree = $("tree");
-  tree.replaceChildren();
   $("details").hidden = true;
-  if (!objectiveId) return;
+  if (!objectiveId) {
+    tree.replaceChildren();
+    return;
+  }
   const data = await gql(`query($id: ID!) { objective(id: $id) { ${NODE_FIELDS} } }`, { id: objectiveId });
-  if (!data.objective) return;
+  if (ticket !== state.treeTicket) return;
+  if (!data.objective) {
+    tree.replaceChildren();
+    return;
+  }
   const root = treeNode(data.objective);
-  tree.append(root);
+  tree.replaceChildren(root);
   if (data.objective.children.length) await toggleNode(root);
-  subscribe(objectiveId);
+  if (ticket === state.treeTicket) subscribe(objectiveId);
 }
 
 async function openDetails(objectiveId) {

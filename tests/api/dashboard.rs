@@ -21,6 +21,23 @@ async fn objective(app: &TestApp, admin: &Actor, input: Value) -> String {
     .to_owned()
 }
 
+/// A numeric key result from 0 to 100 called `title`.
+async fn key_result(app: &TestApp, admin: &Actor, objective: &str, title: &str) -> String {
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id } } }",
+        json!({ "input": {
+            "objectiveId": objective, "title": title, "kind": "NUMERIC",
+            "startValue": 0.0, "targetValue": 100.0, "weight": 1.0
+        } }),
+    )
+    .await
+    .data("/createKeyResult/keyResult/id")
+    .as_str()
+    .expect("id")
+    .to_owned()
+}
+
 #[tokio::test]
 async fn the_page_serves_its_bundled_assets() {
     let app = spawn_app().await;
@@ -102,10 +119,13 @@ async fn a_check_in_moves_the_bars_of_an_open_dashboard() {
         json!({ "title": "Double EMEA pipeline", "parentId": growth, "cycleId": cycle, "status": "ON_TRACK" }),
     )
     .await;
-    let leaf_kr = app.key_result(admin, &leaf, 0.0, 100.0, 1.0).await;
+    let leaf_kr = key_result(&app, admin, &leaf, "APAC customers signed").await;
     app.check_in(admin, &leaf_kr, 20.0).await.data("/checkIn");
-    for (objective, value) in [(&emea, 70.0), (&product, 45.0)] {
-        let kr = app.key_result(admin, objective, 0.0, 100.0, 1.0).await;
+    for (objective, title, value) in [
+        (&emea, "Qualified EMEA pipeline (k€)", 70.0),
+        (&product, "Sign-ups completing onboarding (%)", 45.0),
+    ] {
+        let kr = key_result(&app, admin, objective, title).await;
         app.check_in(admin, &kr, value).await.data("/checkIn");
     }
 
