@@ -500,4 +500,13 @@ async fn soak(args: &Args, client: &reqwest::Client, seconds: u64) {
             .collect();
         println!("server RSS over time: {}", line.join(", "));
     }
+    // A soak passes when nothing failed: no 5xx, no dropped connection, no GraphQL error.
+    let graphql_errors: usize = total.codes.values().sum();
+    if server_errors + total.transport_errors + graphql_errors > 0 {
+        eprintln!(
+            "soak FAILED: {server_errors} 5xx, {} transport errors, {graphql_errors} GraphQL errors",
+            total.transport_errors
+        );
+        std::process::exit(1);
+    }
 }
