@@ -25,7 +25,7 @@ pub use context::AuthFailure;
 pub use mutation::MutationRoot;
 pub use query::CoreQuery;
 pub use reports::ReportQuery;
-pub use subscription::SubscriptionRoot;
+pub use subscription::{SubscriptionRoot, TokenExpiry};
 
 /// Entry points for reading: the core API and the dashboard reports.
 #[derive(MergedObject, Default)]

@@ -1,7 +1,8 @@
 //! `GET /graphql/ws`: GraphQL subscriptions over WebSocket (both the `graphql-transport-ws`
 //! and the older `graphql-ws` protocols). The connection is authenticated once, by the token
 //! in the `connection_init` payload (`{"authorization": "Bearer <token>"}` or
-//! `{"token": "<token>"}`); queries and mutations belong on `POST /graphql`.
+//! `{"token": "<token>"}`); its subscriptions end when the token expires, so a client
+//! reconnects with a fresh one. Queries and mutations belong on `POST /graphql`.
 
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::AppError;
+use crate::graphql::TokenExpiry;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -26,24 +28,29 @@ pub async fn upgrade(
             let schema = state.schema.clone();
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
-                    let viewer = authenticate(&state, &payload).await?;
+                    let (viewer, expires) = authenticate(&state, &payload).await?;
                     let mut data = Data::default();
                     data.insert(viewer);
+                    data.insert(expires);
                     Ok(data)
                 })
                 .serve()
         })
 }
 
-/// The viewer named by the token of a `connection_init` payload.
-async fn authenticate(state: &AppState, payload: &Value) -> Result<Viewer, async_graphql::Error> {
+/// The viewer named by the token of a `connection_init` payload, and when the token expires.
+async fn authenticate(
+    state: &AppState,
+    payload: &Value,
+) -> Result<(Viewer, TokenExpiry), async_graphql::Error> {
     let token = token_of(payload).ok_or_else(|| {
         AppError::Unauthenticated(
             "send {\"authorization\": \"Bearer <token>\"} as the connection_init payload".into(),
         )
     })?;
     let claims = state.keys.verify(token)?;
-    Ok(resolve_viewer(&state.stores.org, &claims).await?)
+    let viewer = resolve_viewer(&state.stores.org, &claims).await?;
+    Ok((viewer, TokenExpiry(claims.exp)))
 }
 
 fn token_of(payload: &Value) -> Option<&str> {

@@ -233,3 +233,19 @@ async fn a_connection_without_a_valid_token_is_refused() {
     let (_, reply) = Subscriber::connect(&app.address, json!({ "token": "not-a-jwt" })).await;
     assert_eq!(reply["type"], "closed", "{reply}");
 }
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("expiring").await;
+    let root = app.objective(&tenant.admin, "root", None).await;
+    let short = app.keys.issue(
+        tenant.id,
+        tenant.admin.id,
+        goalgraph::domain::role::Role::Admin,
+        2,
+    );
+    let mut subscriber = Subscriber::start(&app.address, &short, &root).await;
+    let message = subscriber.next(Duration::from_secs(8)).await;
+    assert_eq!(message["type"], "complete", "{message}");
+}
