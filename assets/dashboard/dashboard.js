@@ -174,6 +174,9 @@ function connect() {
       socket.send(JSON.stringify({ type: "pong" }));
     } else if (data.type === "next" && data.payload.data) {
       applyChange(data.payload.data.progressChanged);
+    } else if (data.type === "complete" && data.id === state.subscribedTo) {
+      // The server ends subscriptions when the token expires.
+      setLive(false);
     }
   };
   socket.onclose = () => {
