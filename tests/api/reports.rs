@@ -67,6 +67,8 @@ async fn team_cycle_and_department_reports_roll_up_sub_teams_and_respect_privacy
     let dept_a = team(&app, admin, "Apps", "DEPARTMENT", Some(&division)).await;
     let dept_b = team(&app, admin, "Billing", "DEPARTMENT", Some(&division)).await;
     let squad = team(&app, admin, "Apps squad", "TEAM", Some(&dept_a)).await;
+    // A sub-team without objectives must not dilute its department's figures.
+    team(&app, admin, "Apps platform", "TEAM", Some(&dept_a)).await;
     let cycle = app
         .gql(
             Some(&admin.token),
@@ -172,6 +174,8 @@ async fn team_cycle_and_department_reports_roll_up_sub_teams_and_respect_privacy
     assert_eq!(round(&first["percentRank"]), 0.0);
     assert_eq!(round(&first["averageProgress"]), 0.75);
     assert_eq!(round(&first["median"]), 0.75);
+    assert_eq!(round(&first["completionRate"]), 0.5);
+    assert_eq!(first["objectives"], 2);
     assert_eq!(round(&first["p25"]), 0.625);
     assert_eq!(first["departments"], 2);
     let second = &standings[1];

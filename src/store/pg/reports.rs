@@ -97,8 +97,9 @@ pub async fn department_standings(
          stats AS ( \
              SELECT b.department_id, count(o.id) AS objectives, \
                     avg(o.progress) AS average_progress, \
-                    avg(CASE WHEN o.status = 'done' OR o.progress >= 1 THEN 1.0 ELSE 0.0 END)::float8 \
-                        AS completion_rate, \
+                    avg(CASE WHEN o.id IS NULL THEN NULL \
+                             WHEN o.status = 'done' OR o.progress >= 1 THEN 1.0 \
+                             ELSE 0.0 END)::float8 AS completion_rate, \
                     percentile_cont(0.25) WITHIN GROUP (ORDER BY o.progress) AS p25, \
                     percentile_cont(0.5) WITHIN GROUP (ORDER BY o.progress) AS median, \
                     percentile_cont(0.75) WITHIN GROUP (ORDER BY o.progress) AS p75 \
