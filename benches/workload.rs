@@ -226,21 +226,48 @@ async fn main() {
     }
     // Spec numbering: objective i is id base + i. Level starts: 1, 2, 12, 112, 1112.
     let id = |i: i64| global_id("Objective", args.base + i);
+    // The first objective whose subtree holds `levels` levels (itself included), so each case
+    // keeps the size its name gives whatever the depth of the loaded tree (--levels).
+    let with_levels_below = |levels: u32| {
+        id(first_at_level(
+            args.levels.saturating_sub(levels).saturating_add(1).max(1),
+        ))
+    };
     let cases: Vec<(&str, &str, Value)> = vec![
-        ("Q1 nested, 111 objectives", Q1, json!({ "id": id(112) })),
-        ("Q1 nested, 1,111 objectives", Q1, json!({ "id": id(12) })),
-        ("Q2 subtree, 111 objectives", Q2, json!({ "id": id(112) })),
-        ("Q2 subtree, 1,111 objectives", Q2, json!({ "id": id(12) })),
-        ("Q2 subtree, 11,111 objectives", Q2, json!({ "id": id(2) })),
+        (
+            "Q1 nested, 111 objectives",
+            Q1,
+            json!({ "id": with_levels_below(3) }),
+        ),
+        (
+            "Q1 nested, 1,111 objectives",
+            Q1,
+            json!({ "id": with_levels_below(4) }),
+        ),
+        (
+            "Q2 subtree, 111 objectives",
+            Q2,
+            json!({ "id": with_levels_below(3) }),
+        ),
+        (
+            "Q2 subtree, 1,111 objectives",
+            Q2,
+            json!({ "id": with_levels_below(4) }),
+        ),
+        (
+            "Q2 subtree, 11,111 objectives",
+            Q2,
+            json!({ "id": with_levels_below(5) }),
+        ),
         (
             "Q3 roll-up, children with 111-node subtrees",
             Q3,
-            json!({ "id": id(12) }),
+            json!({ "id": with_levels_below(4) }),
         ),
         (
             "Q3 roll-up, children with 11,111-node subtrees",
             Q3,
-            json!({ "id": id(1) }),
+            json!({ "id": with_levels_below(6) }),
         ),
         ("Q4 mobile page of 50", Q4, json!({ "after": null })),
         (
