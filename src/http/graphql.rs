@@ -114,35 +114,37 @@ fn requests_mut(batch: &mut BatchRequest) -> Vec<&mut async_graphql::Request> {
     }
 }
 
-/// RATE_LIMITED (HTTP 429) when the tenant's budget has no token left for every operation of
-/// the batch.
+/// RATE_LIMITED (HTTP 429) when the tenant's budget lacks a token for each operation of the
+/// batch (one round trip to the shared state, whatever the batch's size).
 async fn rate_limited(state: &AppState, tenant_id: i64, batch: &BatchRequest) -> Option<Response> {
     let limit = state.limits.rate_limit?;
     let operations = match batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(requests) => requests.len(),
     };
-    for _ in 0..operations {
-        if !state.shared.take_request(tenant_id, limit).await {
-            let retry_after = (1.0 / limit.rate).ceil().max(1.0) as u64;
-            let mut response = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                rejection(
-                    "RATE_LIMITED",
-                    format!(
-                        "your organisation is over its limit of {} requests per second (bursts \
-                         of {}); retry after {retry_after} s",
-                        limit.rate, limit.burst
-                    ),
-                ),
-            );
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return Some(response);
-        }
+    if state
+        .shared
+        .take_requests(tenant_id, operations, limit)
+        .await
+    {
+        return None;
     }
-    None
+    let retry_after = (1.0 / limit.rate).ceil().max(1.0) as u64;
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        rejection(
+            "RATE_LIMITED",
+            format!(
+                "your organisation is over its limit of {} requests per second (bursts of {}); \
+                 retry after {retry_after} s",
+                limit.rate, limit.burst
+            ),
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    Some(response)
 }
 
 fn sanitize_all(response: &mut BatchResponse) {

@@ -6,7 +6,7 @@
 //! locally, with a warning, rather than turning a cache outage into an API outage.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use redis::AsyncCommands;
@@ -17,11 +17,13 @@ const QUERY_TTL_SECONDS: u64 = 7 * 86_400;
 /// The most persisted queries kept in process (the registry is emptied when full).
 const LOCAL_QUERY_CAPACITY: usize = 10_000;
 
-/// Takes one token from a bucket of `burst` tokens refilled at `rate` per second, using
-/// Redis's own clock so replicas' clocks do not matter. Returns 1 when a token was taken.
+/// Takes `ARGV[3]` tokens at once from a bucket of `burst` tokens refilled at `rate` per
+/// second, using Redis's own clock so replicas' clocks do not matter. Returns 1 when they were
+/// taken (none are taken otherwise).
 const TOKEN_BUCKET: &str = r"
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -29,14 +31,18 @@ local tokens = tonumber(bucket[1]) or burst
 local at = tonumber(bucket[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
 local taken = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= wanted then
+  tokens = tokens - wanted
   taken = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return taken
 ";
+
+/// The token-bucket script, hashed once (Redis runs it by its SHA after the first load).
+static TOKEN_BUCKET_SCRIPT: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(TOKEN_BUCKET));
 
 /// A per-tenant request budget: `rate` requests per second on average, `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,21 +86,20 @@ impl SharedState {
         })
     }
 
-    /// Whether `tenant_id` may make one more request under `limit` (and counts it).
-    pub async fn take_request(&self, tenant_id: i64, limit: RateLimit) -> bool {
+    /// Whether `tenant_id` may make `requests` more requests under `limit`; takes them from
+    /// its budget, all or none, in one round trip.
+    pub async fn take_requests(&self, tenant_id: i64, requests: usize, limit: RateLimit) -> bool {
+        let wanted = requests as f64;
         match &self.backend {
             Backend::Local(state) => {
-                let mut buckets = state
-                    .buckets
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut buckets = locked(&state.buckets);
                 let now = Instant::now();
                 let (tokens, at) = buckets.entry(tenant_id).or_insert((limit.burst, now));
                 *tokens =
                     (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
                 *at = now;
-                if *tokens >= 1.0 {
-                    *tokens -= 1.0;
+                if *tokens >= wanted {
+                    *tokens -= wanted;
                     true
                 } else {
                     false
@@ -102,10 +107,11 @@ impl SharedState {
             }
             Backend::Redis(manager) => {
                 let mut connection = manager.clone();
-                let taken: Result<i64, _> = redis::Script::new(TOKEN_BUCKET)
+                let taken: Result<i64, _> = TOKEN_BUCKET_SCRIPT
                     .key(format!("goalgraph:rate:{tenant_id}"))
                     .arg(limit.rate)
                     .arg(limit.burst)
+                    .arg(wanted)
                     .invoke_async(&mut connection)
                     .await;
                 taken.map(|taken| taken == 1).unwrap_or_else(|error| {
@@ -119,12 +125,7 @@ impl SharedState {
     /// The text of the persisted query with this SHA-256 hash, if registered.
     pub async fn persisted_query(&self, hash: &str) -> Option<String> {
         match &self.backend {
-            Backend::Local(state) => state
-                .queries
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(hash)
-                .cloned(),
+            Backend::Local(state) => locked(&state.queries).get(hash).cloned(),
             Backend::Redis(manager) => {
                 let mut connection = manager.clone();
                 let found: Result<Option<String>, _> =
@@ -141,10 +142,7 @@ impl SharedState {
     pub async fn register_query(&self, hash: &str, query: &str) {
         match &self.backend {
             Backend::Local(state) => {
-                let mut queries = state
-                    .queries
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut queries = locked(&state.queries);
                 if queries.len() >= LOCAL_QUERY_CAPACITY {
                     queries.clear();
                 }
@@ -163,6 +161,11 @@ impl SharedState {
     }
 }
 
+/// The guarded value; a panic elsewhere while holding the lock leaves plain data usable.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,13 +178,13 @@ mod tests {
             burst: 3.0,
         };
         for _ in 0..3 {
-            assert!(shared.take_request(1, limit).await);
+            assert!(shared.take_requests(1, 1, limit).await);
         }
-        assert!(!shared.take_request(1, limit).await);
+        assert!(!shared.take_requests(1, 1, limit).await);
         // Another tenant has its own bucket.
-        assert!(shared.take_request(2, limit).await);
+        assert!(shared.take_requests(2, 1, limit).await);
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-        assert!(shared.take_request(1, limit).await);
+        assert!(shared.take_requests(1, 1, limit).await);
     }
 
     #[tokio::test]

@@ -6,37 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, spawn_app};
-
-async fn objective(app: &TestApp, admin: &Actor, input: Value) -> String {
-    app.gql(
-        Some(&admin.token),
-        "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
-        json!({ "input": input }),
-    )
-    .await
-    .data("/createObjective/objective/id")
-    .as_str()
-    .expect("id")
-    .to_owned()
-}
-
-/// A numeric key result from 0 to 100 called `title`.
-async fn key_result(app: &TestApp, admin: &Actor, objective: &str, title: &str) -> String {
-    app.gql(
-        Some(&admin.token),
-        "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id } } }",
-        json!({ "input": {
-            "objectiveId": objective, "title": title, "kind": "NUMERIC",
-            "startValue": 0.0, "targetValue": 100.0, "weight": 1.0
-        } }),
-    )
-    .await
-    .data("/createKeyResult/keyResult/id")
-    .as_str()
-    .expect("id")
-    .to_owned()
-}
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn the_page_serves_its_bundled_assets() {
@@ -88,44 +58,43 @@ async fn a_check_in_moves_the_bars_of_an_open_dashboard() {
         .as_str()
         .expect("id")
         .to_owned();
-    let root = objective(
-        &app,
+    let root = app.create_objective(
         admin,
         json!({ "title": "Become the default OKR platform for mid-size companies", "cycleId": cycle, "status": "ON_TRACK" }),
     )
     .await;
-    let growth = objective(
-        &app,
+    let growth = app.create_objective(
         admin,
         json!({ "title": "Grow revenue in new regions", "parentId": root, "cycleId": cycle, "status": "AT_RISK" }),
     )
     .await;
-    let product = objective(
-        &app,
+    let product = app.create_objective(
         admin,
         json!({ "title": "Ship self-serve onboarding", "parentId": root, "cycleId": cycle, "status": "ON_TRACK" }),
     )
     .await;
     let leaf_title = "Launch in APAC";
-    let leaf = objective(
-        &app,
+    let leaf = app.create_objective(
         admin,
         json!({ "title": leaf_title, "parentId": growth, "cycleId": cycle, "status": "AT_RISK" }),
     )
     .await;
-    let emea = objective(
-        &app,
+    let emea = app.create_objective(
         admin,
         json!({ "title": "Double EMEA pipeline", "parentId": growth, "cycleId": cycle, "status": "ON_TRACK" }),
     )
     .await;
-    let leaf_kr = key_result(&app, admin, &leaf, "APAC customers signed").await;
+    let leaf_kr = app
+        .titled_key_result(admin, &leaf, "APAC customers signed", 0.0, 100.0, 1.0)
+        .await;
     app.check_in(admin, &leaf_kr, 20.0).await.data("/checkIn");
     for (objective, title, value) in [
         (&emea, "Qualified EMEA pipeline (k€)", 70.0),
         (&product, "Sign-ups completing onboarding (%)", 45.0),
     ] {
-        let kr = key_result(&app, admin, objective, title).await;
+        let kr = app
+            .titled_key_result(admin, objective, title, 0.0, 100.0, 1.0)
+            .await;
         app.check_in(admin, &kr, value).await.data("/checkIn");
     }
 

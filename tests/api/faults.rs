@@ -221,6 +221,49 @@ impl ApiProcess {
     }
 }
 
+/// A migrated database of its own with one tenant, an admin token for it, and a data
+/// directory name for `goalgraph serve` processes.
+struct ProcessFixture {
+    database_url: String,
+    name: String,
+    db: sea_orm::DatabaseConnection,
+    tenant: goalgraph::store::pg::entity::tenant::Model,
+    token: String,
+    data_dir: std::path::PathBuf,
+}
+
+impl ProcessFixture {
+    async fn new(tenant_name: &str) -> Self {
+        let (database_url, name) = fresh_database_named().await;
+        let db = pg::connect(&database_url, &PgOptions::default())
+            .await
+            .expect("connect");
+        pg::migrate(&db).await.expect("migrate");
+        let (tenant, admin) = OrgRepo::new(db.clone())
+            .create_tenant(
+                tenant_name,
+                NewUser {
+                    name: "admin".into(),
+                    email: format!("admin@{tenant_name}.test"),
+                    role: Role::Admin,
+                    team_id: None,
+                },
+            )
+            .await
+            .expect("tenant");
+        let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
+        let data_dir = std::env::temp_dir().join(format!("gg-{tenant_name}-{name}"));
+        Self {
+            database_url,
+            name,
+            db,
+            tenant,
+            token,
+            data_dir,
+        }
+    }
+}
+
 async fn post(
     client: &reqwest::Client,
     address: &str,
@@ -254,28 +297,17 @@ async fn note_count(db: &sea_orm::DatabaseConnection, tenant: i64) -> i64 {
 
 #[tokio::test]
 async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
-    let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &PgOptions::default())
-        .await
-        .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
+    let ProcessFixture {
+        database_url,
+        name,
+        db,
+        tenant,
+        token,
+        data_dir,
+    } = ProcessFixture::new("killed").await;
     let mongo = MongoStore::connect(&mongo_uri(), &name)
         .await
         .expect("mongo");
-    let (tenant, admin) = OrgRepo::new(db.clone())
-        .create_tenant(
-            "killed",
-            NewUser {
-                name: "admin".into(),
-                email: "admin@killed.test".into(),
-                role: Role::Admin,
-                team_id: None,
-            },
-        )
-        .await
-        .expect("tenant");
-    let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
-    let data_dir = std::env::temp_dir().join(format!("gg-kill-{name}"));
     let client = reqwest::Client::new();
 
     let first = ApiProcess::start(&database_url, &name, &data_dir).await;
@@ -387,25 +419,14 @@ async fn racing_check_ins_on_one_key_result_leave_exact_roll_ups() {
 
 #[tokio::test]
 async fn sigterm_finishes_open_requests_and_drains_the_relay() {
-    let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &PgOptions::default())
-        .await
-        .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
-    let (tenant, admin) = OrgRepo::new(db.clone())
-        .create_tenant(
-            "stopping",
-            NewUser {
-                name: "admin".into(),
-                email: "admin@stopping.test".into(),
-                role: Role::Admin,
-                team_id: None,
-            },
-        )
-        .await
-        .expect("tenant");
-    let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
-    let data_dir = std::env::temp_dir().join(format!("gg-term-{name}"));
+    let ProcessFixture {
+        database_url,
+        name,
+        db,
+        tenant,
+        token,
+        data_dir,
+    } = ProcessFixture::new("stopping").await;
     let api = ApiProcess::start(&database_url, &name, &data_dir).await;
     let client = reqwest::Client::new();
     let create =
@@ -471,25 +492,13 @@ async fn sigterm_finishes_open_requests_and_drains_the_relay() {
 
 #[tokio::test]
 async fn logs_are_json_lines_with_request_ids_and_never_show_tokens_or_secrets() {
-    let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &PgOptions::default())
-        .await
-        .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
-    let (tenant, admin) = OrgRepo::new(db.clone())
-        .create_tenant(
-            "logged",
-            NewUser {
-                name: "admin".into(),
-                email: "admin@logged.test".into(),
-                role: Role::Admin,
-                team_id: None,
-            },
-        )
-        .await
-        .expect("tenant");
-    let token = TokenKeys::new(SECRET.as_bytes()).issue(tenant.id, admin.id, Role::Admin, 3600);
-    let data_dir = std::env::temp_dir().join(format!("gg-logs-{name}"));
+    let ProcessFixture {
+        database_url,
+        name,
+        token,
+        data_dir,
+        ..
+    } = ProcessFixture::new("logged").await;
     std::fs::create_dir_all(&data_dir).expect("dir");
     let log_path = data_dir.join("stderr.log");
     let log = std::fs::File::create(&log_path).expect("log file");

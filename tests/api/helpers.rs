@@ -107,6 +107,13 @@ pub struct Actor {
     pub token: String,
 }
 
+/// An HTTP answer read without assumptions about its status.
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
 /// A GraphQL response with the number of SQL statements the request ran.
 #[derive(Debug)]
 pub struct Gql {
@@ -352,18 +359,22 @@ impl TestApp {
 
     /// Creates an objective through the API and returns its global ID.
     pub async fn objective(&self, actor: &Actor, title: &str, parent: Option<&str>) -> String {
-        let response = self
-            .gql(
-                Some(&actor.token),
-                "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
-                json!({ "input": { "title": title, "parentId": parent } }),
-            )
-            .await;
-        response
-            .data("/createObjective/objective/id")
-            .as_str()
-            .expect("id")
-            .to_owned()
+        self.create_objective(actor, json!({ "title": title, "parentId": parent }))
+            .await
+    }
+
+    /// Creates an objective from a whole `CreateObjectiveInput` and returns its global ID.
+    pub async fn create_objective(&self, actor: &Actor, input: Value) -> String {
+        self.gql(
+            Some(&actor.token),
+            "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
+            json!({ "input": input }),
+        )
+        .await
+        .data("/createObjective/objective/id")
+        .as_str()
+        .expect("id")
+        .to_owned()
     }
 
     /// Creates a numeric key result through the API and returns its global ID.
@@ -375,21 +386,74 @@ impl TestApp {
         target: f64,
         weight: f64,
     ) -> String {
+        self.titled_key_result(actor, objective, "kr", start, target, weight)
+            .await
+    }
+
+    /// Creates a numeric key result called `title` and returns its global ID.
+    pub async fn titled_key_result(
+        &self,
+        actor: &Actor,
+        objective: &str,
+        title: &str,
+        start: f64,
+        target: f64,
+        weight: f64,
+    ) -> String {
+        self.gql(
+            Some(&actor.token),
+            "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id } } }",
+            json!({ "input": {
+                "objectiveId": objective, "title": title, "kind": "NUMERIC",
+                "startValue": start, "targetValue": target, "weight": weight
+            } }),
+        )
+        .await
+        .data("/createKeyResult/keyResult/id")
+        .as_str()
+        .expect("id")
+        .to_owned()
+    }
+
+    /// POSTs a raw body (sent as JSON) to the API at `address` with a bearer token; the answer
+    /// must be JSON whatever its status.
+    pub async fn post_raw(
+        &self,
+        address: &str,
+        token: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> RawResponse {
         let response = self
-            .gql(
-                Some(&actor.token),
-                "mutation($input: CreateKeyResultInput!) { createKeyResult(input: $input) { keyResult { id } } }",
-                json!({ "input": {
-                    "objectiveId": objective, "title": "kr", "kind": "NUMERIC",
-                    "startValue": start, "targetValue": target, "weight": weight
-                } }),
-            )
-            .await;
-        response
-            .data("/createKeyResult/keyResult/id")
-            .as_str()
-            .expect("id")
-            .to_owned()
+            .client
+            .post(format!("{address}/graphql"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The text of `GET path` on this API.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text")
     }
 
     /// Checks in `value` on a key result.

@@ -14,17 +14,8 @@ use crate::helpers::{TestApp, objective_id, spawn_app, spawn_app_with_limits};
 
 /// POSTs a raw body and returns the status and the JSON answer.
 async fn post(app: &TestApp, token: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
+    let answer = app.post_raw(&app.address, token, body).await;
+    (answer.status, answer.body)
 }
 
 fn code(body: &Value) -> &str {

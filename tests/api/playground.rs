@@ -50,15 +50,7 @@ async fn the_playground_loads_every_asset_from_the_api_itself() {
 #[tokio::test]
 async fn metrics_expose_the_sql_statement_counter() {
     let app = spawn_app().await;
-    let body = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let body = app.get_text("/metrics").await;
     assert!(body.contains("goalgraph_sql_statements_total"), "{body}");
 }
 
@@ -73,15 +65,7 @@ async fn metrics_expose_request_histograms_and_sync_lag() {
     )
     .await
     .data("/viewer");
-    let body = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let body = app.get_text("/metrics").await;
     for series in [
         "goalgraph_graphql_request_duration_seconds_bucket{le=\"0.005\"}",
         "goalgraph_graphql_request_duration_seconds_count",

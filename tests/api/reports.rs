@@ -35,17 +35,7 @@ async fn scored(
     input: Value,
     value: Option<f64>,
 ) -> (String, String) {
-    let id = app
-        .gql(
-            Some(&admin.token),
-            "mutation($input: CreateObjectiveInput!) { createObjective(input: $input) { objective { id } } }",
-            json!({ "input": input }),
-        )
-        .await
-        .data("/createObjective/objective/id")
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.create_objective(admin, input).await;
     let kr = app.key_result(admin, &id, 0.0, 100.0, 1.0).await;
     if let Some(value) = value {
         app.check_in(admin, &kr, value).await.data("/checkIn");

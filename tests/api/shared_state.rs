@@ -10,23 +10,17 @@ use crate::helpers::{TestApp, redis_url, spawn_app_sharing};
 
 const VIEWER: &str = "{ viewer { name } }";
 
-/// POSTs `body` to `address` and returns the status and JSON answer.
+/// POSTs `body` to `address` and returns the status and JSON answer; a 429 must say when to
+/// retry.
 async fn post(app: &TestApp, address: &str, token: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{address}/graphql"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let retry_after = response.headers().get("retry-after").cloned();
-    let body: Value = response.json().await.expect("json");
-    if status == 429 {
-        assert!(retry_after.is_some(), "429 without Retry-After");
+    let answer = app.post_raw(address, token, body.to_string()).await;
+    if answer.status == 429 {
+        assert!(
+            answer.headers.contains_key("retry-after"),
+            "429 without Retry-After"
+        );
     }
-    (status, body)
+    (answer.status, answer.body)
 }
 
 fn limited(rate: f64, burst: f64) -> RequestLimits {
