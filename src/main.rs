@@ -98,6 +98,8 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
             for worker in workers {
                 let _ = worker.await;
             }
+            // Stop the driver's background workers before the runtime drops them mid-request.
+            mongo.shutdown().await;
             if let Some(local) = local_mongo {
                 local.stop().await?;
             }

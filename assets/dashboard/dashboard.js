@@ -10,6 +10,8 @@ const state = {
   token: null,
   socket: null,
   subscribedTo: null,
+  subscriptionId: null,
+  subscriptions: 0,
   openObjective: null,
   treeTicket: 0,
 };
@@ -174,7 +176,7 @@ function connect() {
       socket.send(JSON.stringify({ type: "pong" }));
     } else if (data.type === "next" && data.payload.data) {
       applyChange(data.payload.data.progressChanged);
-    } else if (data.type === "complete" && data.id === state.subscribedTo) {
+    } else if (data.type === "complete" && data.id === state.subscriptionId) {
       // The server ends subscriptions when the token expires.
       setLive(false);
     }
@@ -190,8 +192,11 @@ function connect() {
 function sendSubscribe(objectiveId) {
   const socket = state.socket;
   if (!socket || !socket.acknowledged) return;
+  // A fresh id for every subscription, so the server's "complete" for an earlier one (the
+  // same objective chosen again, say) is never mistaken for the end of the current one.
+  state.subscriptionId = `progress-${++state.subscriptions}`;
   socket.send(JSON.stringify({
-    id: objectiveId, type: "subscribe",
+    id: state.subscriptionId, type: "subscribe",
     payload: {
       query: "subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status } }",
       variables: { under: objectiveId },
@@ -202,8 +207,8 @@ function sendSubscribe(objectiveId) {
 
 function subscribe(objectiveId) {
   const socket = state.socket;
-  if (state.subscribedTo && socket && socket.acknowledged) {
-    socket.send(JSON.stringify({ id: state.subscribedTo, type: "complete" }));
+  if (state.subscriptionId && socket && socket.acknowledged) {
+    socket.send(JSON.stringify({ id: state.subscriptionId, type: "complete" }));
   }
   state.subscribedTo = objectiveId;
   sendSubscribe(objectiveId);

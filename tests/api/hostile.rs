@@ -4,12 +4,13 @@
 //! result: never a 5xx, an INTERNAL error, leaked internals, or a partial write in either store.
 
 use goalgraph::domain::global_id::{GlobalId, NodeKind};
+use goalgraph::sync::relay::pending;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, objective_id, spawn_app};
+use crate::helpers::{TestApp, eventually, objective_id, spawn_app};
 use crate::rollup::stored_matches_recomputation;
 
 /// Codes a hostile request may get (besides a correct answer).
@@ -240,23 +241,6 @@ async fn footprint(app: &TestApp) -> Vec<i64> {
     counts
 }
 
-async fn send(app: &TestApp, token: &str, body: String) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let json =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, json)
-}
-
 /// Checks one answer: a known status, coded errors only, nothing internal.
 fn check_answer(status: u16, body: &Value) -> Result<bool, String> {
     if !matches!(status, 200 | 400 | 413) {
@@ -337,8 +321,15 @@ fn run_hostile_requests() {
                 hostile.variables
             );
             let result: Result<bool, String> = runtime.block_on(async {
+                // Earlier accepted writes must have reached MongoDB first, or their relaying
+                // would show up as a change in the next request's footprint.
+                eventually(10, "the relay to catch up", || async {
+                    pending(&app.db).await.is_ok_and(|pending| pending == 0)
+                })
+                .await;
                 let before = footprint(&app).await;
-                let (status, answer) = send(&app, &token, body).await;
+                let answer = app.post_raw(&app.address, &token, body).await;
+                let (status, answer) = (answer.status, answer.body);
                 let succeeded = check_answer(status, &answer)?;
                 if hostile.mutation && !succeeded {
                     // Give the relay a moment: a refused write must not reach MongoDB either.

@@ -73,6 +73,12 @@ impl MongoStore {
         &self.db
     }
 
+    /// Closes the connections and stops the driver's background workers; every clone of
+    /// this store fails afterwards. Call once, at shutdown, after the last operation.
+    pub async fn shutdown(&self) {
+        self.client.clone().shutdown().await;
+    }
+
     /// Whether the server answers (`ping`).
     pub async fn ping(&self) -> MongoResult<()> {
         self.db
