@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::pg::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use sea_orm::DatabaseConnection;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::TokenKeys;
@@ -57,19 +57,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, mongo: &MongoStore, keys: TokenKeys) -> Self {
+    pub fn new(db: Db, mongo: &MongoStore, keys: TokenKeys) -> Self {
         let feed = ProgressFeed::start(&db);
         Self::with_feed(db, mongo, keys, feed)
     }
 
     /// Like [`AppState::new`] with subscriptions fed by `feed` (a direct LISTEN connection
     /// when `db` goes through pgBouncer).
-    pub fn with_feed(
-        db: DatabaseConnection,
-        mongo: &MongoStore,
-        keys: TokenKeys,
-        feed: ProgressFeed,
-    ) -> Self {
+    pub fn with_feed(db: Db, mongo: &MongoStore, keys: TokenKeys, feed: ProgressFeed) -> Self {
         let stores = Stores::new(db, mongo);
         Self {
             schema: build_schema(stores.clone(), feed),

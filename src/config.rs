@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::store::pg::Pooling;
+
 /// goalgraph: a GraphQL API for goal alignment (OKRs).
 #[derive(Debug, Parser)]
 #[command(name = "goalgraph", version, about)]
@@ -52,6 +54,16 @@ pub struct StoreArgs {
     /// Largest number of pooled PostgreSQL connections.
     #[arg(long, env = "GOALGRAPH_PG_POOL", default_value_t = 16)]
     pub pg_pool: u32,
+    /// How DATABASE_URL reaches PostgreSQL: `session` (directly, or a session-pooling
+    /// pgBouncer) or `transaction` (a transaction-pooling pgBouncer: every statement runs in a
+    /// transaction, no statement cache; needs --pg-listen-url for subscriptions).
+    #[arg(long, env = "GOALGRAPH_PG_POOLING", value_enum, default_value_t = Pooling::Session)]
+    pub pg_pooling: Pooling,
+    /// PostgreSQL URL for the LISTEN connection that feeds subscriptions (default:
+    /// DATABASE_URL). LISTEN needs a session: with `--pg-pooling transaction` give a URL that
+    /// reaches PostgreSQL directly.
+    #[arg(long, env = "GOALGRAPH_PG_LISTEN_URL", hide_env_values = true)]
+    pub pg_listen_url: Option<String>,
     /// MongoDB URI; without it a local SecantusDB keeps its data under --data-dir.
     #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
     pub mongodb_uri: Option<String>,

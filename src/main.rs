@@ -11,12 +11,12 @@ use goalgraph::domain::role::Role;
 use goalgraph::store::embedded::EmbeddedPostgres;
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
-use goalgraph::store::pg::{self, PgOptions, org::NewUser, org::OrgRepo};
+use goalgraph::store::pg::progress_feed::ProgressFeed;
+use goalgraph::store::pg::{self, Db, PgOptions, Pooling, org::NewUser, org::OrgRepo};
 use goalgraph::store::shared::SharedState;
 use goalgraph::sync::activity::ActivityConsumer;
 use goalgraph::sync::reconcile::reconcile;
 use goalgraph::sync::relay::OutboxRelay;
-use sea_orm::DatabaseConnection;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -66,7 +66,17 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
                     .map_err(|err| format!("cannot connect to Redis: {err}"))?,
                 None => SharedState::local(),
             };
-            let state = AppState::new(db.clone(), &mongo, keys)
+            let feed = match (&args.store.pg_listen_url, args.store.pg_pooling) {
+                (Some(url), _) => ProgressFeed::start_at(url).map_err(|err| format!("{err}"))?,
+                (None, Pooling::Session) => ProgressFeed::start(&db),
+                (None, Pooling::Transaction) => {
+                    return Err("--pg-pooling transaction needs --pg-listen-url (or \
+                                GOALGRAPH_PG_LISTEN_URL): subscriptions LISTEN on a session \
+                                of their own, which a transaction pooler cannot give"
+                        .into());
+                }
+            };
+            let state = AppState::with_feed(db.clone(), &mongo, keys, feed)
                 .with_shared(shared)
                 .with_limits(RequestLimits {
                     rate_limit: args.rate_limit(),
@@ -244,7 +254,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
 
 /// On the first start of an embedded database, creates a tenant with an admin and prints a
 /// token for it, so the playground works with no set-up at all.
-async fn bootstrap_first_tenant(db: &DatabaseConnection, keys: &TokenKeys) -> Result<(), AnyError> {
+async fn bootstrap_first_tenant(db: &Db, keys: &TokenKeys) -> Result<(), AnyError> {
     let org = OrgRepo::new(db.clone());
     if org.has_tenants().await.map_err(|err| format!("{err}"))? {
         return Ok(());
@@ -270,7 +280,7 @@ async fn bootstrap_first_tenant(db: &DatabaseConnection, keys: &TokenKeys) -> Re
 /// Loads SPEC section 7 into a new tenant: 997 users, the objective tree with three key results
 /// each and stored roll-ups (set-based SQL), then the goal_trees documents (bulk inserts).
 async fn seed_bench(
-    db: &DatabaseConnection,
+    db: &Db,
     mongo: Option<&MongoStore>,
     levels: u32,
     branching: i64,
@@ -367,7 +377,7 @@ async fn open_documents(store: &StoreArgs) -> Result<(MongoStore, Option<LocalMo
 async fn open_store(
     store: &StoreArgs,
     statement_timeout: Option<std::time::Duration>,
-) -> Result<(DatabaseConnection, Option<EmbeddedPostgres>), AnyError> {
+) -> Result<(Db, Option<EmbeddedPostgres>), AnyError> {
     let (url, embedded) = match &store.database_url {
         Some(url) => (url.clone(), None),
         None => {
@@ -380,6 +390,7 @@ async fn open_store(
     let options = PgOptions {
         max_connections: store.pg_pool,
         statement_timeout,
+        pooling: store.pg_pooling,
         ..PgOptions::default()
     };
     let db = pg::connect(&url, &options)
@@ -392,7 +403,7 @@ async fn open_store(
     Ok((db, embedded))
 }
 
-async fn close(db: DatabaseConnection, embedded: Option<EmbeddedPostgres>) -> Result<(), AnyError> {
+async fn close(db: Db, embedded: Option<EmbeddedPostgres>) -> Result<(), AnyError> {
     db.close().await?;
     if let Some(embedded) = embedded {
         embedded.stop().await?;

@@ -59,7 +59,7 @@ pub struct Stores {
 }
 
 impl Stores {
-    pub fn new(db: sea_orm::DatabaseConnection, mongo: &MongoStore) -> Self {
+    pub fn new(db: crate::store::pg::Db, mongo: &MongoStore) -> Self {
         let documents = mongo.database().clone();
         Self {
             objectives: ObjectiveRepo::new(db.clone()),

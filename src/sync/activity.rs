@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
+use crate::store::pg::Db;
 use futures::StreamExt;
 use mongodb::bson::{self, Bson, Document, doc};
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType, ResumeToken};
 use mongodb::options::FullDocumentType;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::SyncError;
 use crate::store::mongo::MongoStore;
@@ -24,12 +25,12 @@ pub const CONSUMER: &str = "objective_activity";
 /// Maintains `objective_activity` from MongoDB's change stream.
 #[derive(Clone)]
 pub struct ActivityConsumer {
-    db: DatabaseConnection,
+    db: Db,
     mongo: MongoStore,
 }
 
 impl ActivityConsumer {
-    pub fn new(db: DatabaseConnection, mongo: MongoStore) -> Self {
+    pub fn new(db: Db, mongo: MongoStore) -> Self {
         Self { db, mongo }
     }
 

@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
+use crate::store::pg::Db;
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::SyncError;
 use super::activity::to_chrono;
@@ -101,7 +102,7 @@ struct SummaryRow {
 /// Compares the stores for `tenant_id`; with `repair`, rewrites goal_trees documents and
 /// summary rows from their sources of truth (custom fields are kept).
 pub async fn reconcile(
-    db: &DatabaseConnection,
+    db: &Db,
     mongo: &MongoStore,
     tenant_id: i64,
     repair: bool,

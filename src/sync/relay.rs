@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use crate::store::pg::Db;
+use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::Notify;
 
 use super::SyncError;
@@ -28,7 +29,7 @@ pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 /// Relays the outbox to MongoDB.
 #[derive(Clone)]
 pub struct OutboxRelay {
-    db: DatabaseConnection,
+    db: Db,
     trees: GoalTrees,
     updates: GoalUpdates,
     wake: Arc<Notify>,
@@ -36,7 +37,7 @@ pub struct OutboxRelay {
 
 impl OutboxRelay {
     /// `wake` is notified by writers after they commit, to relay without waiting for the poll.
-    pub fn new(db: DatabaseConnection, mongo: &MongoStore, wake: Arc<Notify>) -> Self {
+    pub fn new(db: Db, mongo: &MongoStore, wake: Arc<Notify>) -> Self {
         Self {
             db,
             trees: GoalTrees::new(mongo.database().clone()),
@@ -195,7 +196,7 @@ impl OutboxRelay {
 }
 
 /// Events not yet relayed (the relay's lag, for metrics and tests).
-pub async fn pending(db: &DatabaseConnection) -> Result<u64, SyncError> {
+pub async fn pending(db: &Db) -> Result<u64, SyncError> {
     use sea_orm::PaginatorTrait;
     Ok(outbox::Entity::find()
         .filter(outbox::Column::ProcessedAt.is_null())

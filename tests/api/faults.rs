@@ -29,7 +29,7 @@ fn raw_id(global: &str) -> i64 {
     GlobalId::decode(global).expect("id").id
 }
 
-async fn values_checked_in(db: &sea_orm::DatabaseConnection, key_result: i64) -> Vec<i64> {
+async fn values_checked_in(db: &goalgraph::store::pg::Db, key_result: i64) -> Vec<i64> {
     db.query_all_raw(Statement::from_string(
         sea_orm::DbBackend::Postgres,
         format!("SELECT value FROM check_ins WHERE key_result_id = {key_result} ORDER BY value"),
@@ -226,7 +226,7 @@ impl ApiProcess {
 struct ProcessFixture {
     database_url: String,
     name: String,
-    db: sea_orm::DatabaseConnection,
+    db: goalgraph::store::pg::Db,
     tenant: goalgraph::store::pg::entity::tenant::Model,
     token: String,
     data_dir: std::path::PathBuf,
@@ -283,7 +283,7 @@ async fn post(
         .expect("json")
 }
 
-async fn note_count(db: &sea_orm::DatabaseConnection, tenant: i64) -> i64 {
+async fn note_count(db: &goalgraph::store::pg::Db, tenant: i64) -> i64 {
     db.query_one_raw(Statement::from_string(
         sea_orm::DbBackend::Postgres,
         format!("SELECT COALESCE(sum(update_count), 0)::bigint AS n FROM objective_activity WHERE tenant_id = {tenant}"),

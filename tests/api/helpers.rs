@@ -8,6 +8,7 @@ use goalgraph::auth::TokenKeys;
 use goalgraph::domain::role::Role;
 use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
 use goalgraph::store::mongo::MongoStore;
+use goalgraph::store::pg::Db;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
 use goalgraph::store::pg::progress_feed::ProgressFeed;
@@ -15,13 +16,13 @@ use goalgraph::store::pg::{self, PgOptions};
 use goalgraph::store::shared::SharedState;
 use goalgraph::sync::activity::ActivityConsumer;
 use goalgraph::sync::relay::OutboxRelay;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
 
 /// The PostgreSQL server the suite runs against (started by `scripts/test`).
-fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("GOALGRAPH_TEST_PG_URL").expect(
         "GOALGRAPH_TEST_PG_URL is not set: run the suite with ./scripts/test, which starts \
          an embedded PostgreSQL for it",
@@ -87,7 +88,7 @@ pub struct TestApp {
     /// Where its rate limits and persisted queries live (a replica shares them).
     pub shared: SharedState,
     pub client: reqwest::Client,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub mongo: MongoStore,
     pub keys: TokenKeys,
     /// Stops the relay and the change-stream consumer when set.
@@ -200,7 +201,7 @@ async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits, shared: SharedSt
 /// An API on migrated database `name` reached through `db` (directly or through a pooler),
 /// with `feed` for subscriptions, its relay and its change-stream consumer.
 pub async fn serve_app(
-    db: DatabaseConnection,
+    db: Db,
     database_url: String,
     name: &str,
     mongo_uri: &str,

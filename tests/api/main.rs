@@ -13,6 +13,7 @@ mod limits;
 mod migrations;
 mod mutations;
 mod n_plus_one;
+mod pgbouncer;
 mod playground;
 mod queries;
 mod reports;

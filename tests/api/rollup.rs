@@ -156,7 +156,7 @@ struct Stored {
 /// compares every stored progress with a from-scratch recomputation.
 async fn apply_and_compare(
     stores: &Stores,
-    db: &sea_orm::DatabaseConnection,
+    db: &goalgraph::store::pg::Db,
     viewer: Viewer,
     writes: Vec<Write>,
 ) -> Result<(), String> {
@@ -388,7 +388,7 @@ async fn apply_and_compare(
 
 /// Compares every stored progress of a tenant with a from-scratch recomputation.
 pub(crate) async fn stored_matches_recomputation(
-    db: &sea_orm::DatabaseConnection,
+    db: &goalgraph::store::pg::Db,
     tenant_id: i64,
 ) -> Result<(), String> {
     let expected = recompute_all(db, tenant_id)
@@ -399,7 +399,7 @@ pub(crate) async fn stored_matches_recomputation(
         ("key_results", &expected.key_results),
     ] {
         let stored = Stored::find_by_statement(sea_orm::Statement::from_sql_and_values(
-            db.get_database_backend(),
+            sea_orm::DbBackend::Postgres,
             format!("SELECT id, progress FROM {table} WHERE tenant_id = $1"),
             [tenant_id.into()],
         ))

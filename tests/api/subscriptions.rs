@@ -18,7 +18,7 @@ const SUBSCRIPTION: &str = "subscription($under: ID!) { progressChanged(under: $
      objectiveId ancestorIds progress status occurredAt } }";
 
 /// A graphql-transport-ws client with one subscription.
-struct Subscriber {
+pub(crate) struct Subscriber {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
@@ -42,7 +42,7 @@ impl Subscriber {
     }
 
     /// Connects with `token` and subscribes to `progressChanged(under:)`.
-    async fn start(address: &str, token: &str, under: &str) -> Self {
+    pub(crate) async fn start(address: &str, token: &str, under: &str) -> Self {
         let (mut subscriber, ack) = Self::connect(
             address,
             json!({ "authorization": format!("Bearer {token}") }),
@@ -92,7 +92,7 @@ impl Subscriber {
     }
 
     /// The next `progressChanged` event.
-    async fn event(&mut self) -> Value {
+    pub(crate) async fn event(&mut self) -> Value {
         let message = self.next(Duration::from_secs(10)).await;
         assert_eq!(message["type"], "next", "{message}");
         message["payload"]["data"]["progressChanged"].clone()

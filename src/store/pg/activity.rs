@@ -1,7 +1,8 @@
 //! `objective_activity`: the per-objective summary of MongoDB activity that the change-stream
 //! consumer maintains, read by dashboards.
 
-use sea_orm::{DatabaseConnection, FromQueryResult};
+use super::Db;
+use sea_orm::FromQueryResult;
 
 use super::scoped::sql;
 use crate::store::StoreResult;
@@ -19,11 +20,11 @@ pub struct Activity {
 /// Reads `objective_activity`.
 #[derive(Clone)]
 pub struct ActivityRepo {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl ActivityRepo {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 

@@ -1,10 +1,11 @@
 //! The key-results repository: lookups through the owning objective's visibility, CRUD, and
 //! check-ins, each write refreshing the roll-up chain in its transaction.
 
+use super::Db;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter, Value,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, Value,
 };
 
 use super::entity::{check_in, key_result, user};
@@ -21,11 +22,11 @@ use crate::store::{StoreError, StoreResult};
 /// Reads and writes `key_results` and `check_ins`.
 #[derive(Clone)]
 pub struct KeyResultRepo {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl KeyResultRepo {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 

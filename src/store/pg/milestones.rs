@@ -1,10 +1,10 @@
 //! The milestones repository. A milestone attached to a key result of kind `milestone` moves
 //! that key result's progress, so its writes refresh the roll-up chain.
 
+use super::Db;
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
 };
 
 use super::entity::milestone;
@@ -35,11 +35,11 @@ pub struct MilestonePatch {
 /// Reads and writes `milestones`.
 #[derive(Clone)]
 pub struct MilestoneRepo {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl MilestoneRepo {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 

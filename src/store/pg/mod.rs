@@ -2,6 +2,7 @@
 //! SQL lives in this module tree; resolvers and loaders call repository methods only.
 
 pub mod activity;
+pub mod db;
 pub mod entity;
 pub mod key_results;
 pub mod milestones;
@@ -19,12 +20,11 @@ pub mod visibility;
 use std::time::Duration;
 
 use migration::MigratorTrait as _;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, Statement};
 
 use super::StoreResult;
 use super::metrics::record_sql_statement;
+pub use db::{Db, Pooling};
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct PgOptions {
     /// PostgreSQL cancels any statement running longer (none when `None`): the API sets it a
     /// little above its request timeout so a cancelled request's query does not run on.
     pub statement_timeout: Option<Duration>,
+    /// How connections reach PostgreSQL (directly, or through a transaction pooler).
+    pub pooling: Pooling,
 }
 
 impl Default for PgOptions {
@@ -42,45 +44,62 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             statement_timeout: None,
+            pooling: Pooling::Session,
         }
     }
 }
 
 /// Opens a pool with JIT off (it makes recursive CTEs slow to plan and gains nothing on
 /// OLTP-sized queries), the statement timeout of `options`, and every statement counted.
-pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<DatabaseConnection> {
-    let statement_timeout = options.statement_timeout;
+///
+/// Directly, both settings are sent as start-up options; through a transaction pooler (which
+/// refuses start-up options and hands each transaction to any server) they are set in every
+/// transaction instead, and SQLx's statement cache is off (see [`db`]).
+pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<Db> {
+    let mut settings = vec![("jit", "off".to_owned())];
+    if let Some(timeout) = options.statement_timeout {
+        settings.push(("statement_timeout", format!("{}ms", timeout.as_millis())));
+    }
+    let pooling = options.pooling;
+    let startup = settings.clone();
     let mut connect = ConnectOptions::new(url.to_owned());
     connect
         .max_connections(options.max_connections)
         .min_connections(1)
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false)
-        .map_sqlx_postgres_opts(move |opts| {
-            let opts = opts.options([("jit", "off")]);
-            match statement_timeout {
-                Some(timeout) => {
-                    opts.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
-                }
-                None => opts,
-            }
+        .map_sqlx_postgres_opts(move |opts| match pooling {
+            Pooling::Session => opts.options(startup.iter().map(|(k, v)| (*k, v.as_str()))),
+            // pgBouncer 1.18 refuses start-up parameters it does not track; binary results
+            // make `extra_float_digits` moot anyway.
+            Pooling::Transaction => opts.statement_cache_capacity(0).extra_float_digits(None),
         });
-    let mut db = Database::connect(connect).await?;
-    db.set_metric_callback(|info| record_sql_statement(info.failed));
-    Ok(db)
+    let mut connection = Database::connect(connect).await?;
+    connection.set_metric_callback(|info| record_sql_statement(info.failed));
+    Ok(match pooling {
+        Pooling::Session => Db::session(connection),
+        Pooling::Transaction => Db::transaction_pooled(connection, &settings),
+    })
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> StoreResult<()> {
-    migration::Migrator::up(db, None).await?;
+///
+/// Through a transaction pooler all of them run in one transaction, so the migrator's own
+/// bookkeeping queries stay on one server connection.
+pub async fn migrate(db: &Db) -> StoreResult<()> {
+    match db.pooling() {
+        Pooling::Session => migration::Migrator::up(db.connection(), None).await?,
+        Pooling::Transaction => {
+            let txn = db.begin().await?;
+            migration::Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+        }
+    }
     Ok(())
 }
 
 /// Creates the `check_ins` partitions for this fiscal year and the next `years_ahead`.
-pub async fn ensure_check_in_partitions(
-    db: &DatabaseConnection,
-    years_ahead: i32,
-) -> StoreResult<Vec<String>> {
+pub async fn ensure_check_in_partitions(db: &Db, years_ahead: i32) -> StoreResult<Vec<String>> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

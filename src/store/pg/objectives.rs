@@ -2,11 +2,12 @@
 //! alignment tree (create, update, move, archive, delete), each with its outbox event and
 //! roll-up refresh in one transaction under the tenant's write lock.
 
+use super::Db;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -38,16 +39,16 @@ pub struct ObjectiveFilter {
 /// Reads and writes `objectives`.
 #[derive(Clone)]
 pub struct ObjectiveRepo {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl ObjectiveRepo {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 
     /// The connection, for the tree walks of [`super::tree`].
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Db {
         &self.db
     }
 

@@ -1,9 +1,10 @@
 //! The organisation repository: tenants, users, teams (an org-chart tree) and cycles.
 
+use super::Db;
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
 use super::entity::{cycle, team, tenant, user};
@@ -52,11 +53,11 @@ pub struct NewCycle {
 /// Reads and writes tenants, users, teams and cycles.
 #[derive(Clone)]
 pub struct OrgRepo {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl OrgRepo {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 

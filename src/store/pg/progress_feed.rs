@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Db;
 use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -169,10 +170,24 @@ impl ProgressFeed {
     /// Starts listening on a connection of `db`'s pool; the listener stops when the last
     /// clone of the feed is dropped. Reconnects by itself; notices sent while it is
     /// disconnected are not delivered (subscribers re-read current values on reconnect).
-    pub fn start(db: &DatabaseConnection) -> Self {
+    pub fn start(db: &Db) -> Self {
+        Self::listening_on(db.connection().get_postgres_connection_pool().clone())
+    }
+
+    /// Like [`ProgressFeed::start`], listening on a connection of its own to `url`: LISTEN
+    /// needs a session, so when `db` goes through a transaction pooler this URL must reach
+    /// PostgreSQL directly (or through a session pooler).
+    pub fn start_at(url: &str) -> StoreResult<Self> {
+        let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy(url)
+            .map_err(|err| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
+        Ok(Self::listening_on(pool))
+    }
+
+    fn listening_on(pool: sea_orm::sqlx::PgPool) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
         let (ready, listening) = watch::channel(false);
-        let pool = db.get_postgres_connection_pool().clone();
         let task = tokio::spawn(listen(pool, sender.clone(), ready));
         Self {
             sender,

@@ -1,10 +1,11 @@
 //! Tenant-scoped lookups shared by every repository: rows by id and rows grouped by a
 //! foreign key, always filtered by `tenant_id`, plus the per-tenant write lock.
 
+use super::Db;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, Statement, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Statement, Value,
 };
 
 use super::entity::{check_in, cycle, key_result, milestone, objective, team, user};
@@ -77,10 +78,7 @@ pub fn sql(text: &str, values: impl IntoIterator<Item = Value>) -> Statement {
 /// and is refused) and keeps ancestor roll-ups exact when siblings are written at once. The
 /// critical section is a handful of statements proportional to tree depth, so one tenant
 /// still sustains hundreds of writes per second; reads never take it.
-pub async fn begin_tenant_write(
-    db: &DatabaseConnection,
-    tenant_id: i64,
-) -> StoreResult<DatabaseTransaction> {
+pub async fn begin_tenant_write(db: &Db, tenant_id: i64) -> StoreResult<DatabaseTransaction> {
     let txn = db.begin().await?;
     txn.execute_raw(sql(
         // 1735357804 is "goal" as an int4: the lock namespace of goalgraph.

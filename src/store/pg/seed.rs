@@ -1,7 +1,7 @@
 //! The deterministic benchmark data set of SPEC section 7, loaded with set-based SQL
 //! (`generate_series`), never a statement per row.
 
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 
 use super::scoped::sql;
 use crate::domain::key_result::KeyResultKind;
@@ -32,7 +32,7 @@ impl TreeShape {
 /// the current highest objective id (objective `i` of the spec gets id `base + i`), with three
 /// numeric key results each, then computes every stored roll-up. Returns the root's id.
 pub async fn bench_tree(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::store::pg::Db,
     tenant_id: i64,
     owner_id: i64,
     shape: TreeShape,
@@ -59,7 +59,7 @@ pub struct Owners {
 
 /// Creates `count` users in `tenant_id` with consecutive ids and returns them.
 pub async fn bench_users(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::store::pg::Db,
     tenant_id: i64,
     count: i64,
 ) -> StoreResult<Owners> {
@@ -86,7 +86,7 @@ pub async fn bench_users(
 /// roll-up function, and inserted with progress already set (`INSERT … SELECT FROM unnest`
 /// of column arrays, 20,000 rows per statement): no second pass of UPDATEs over the tree.
 pub async fn bench_tree_owned_by(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::store::pg::Db,
     tenant_id: i64,
     owners: Owners,
     shape: TreeShape,
