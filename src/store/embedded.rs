@@ -38,10 +38,10 @@ pub struct EmbeddedPostgres {
 }
 
 /// The unprivileged account the server runs as when we are root.
-struct RunAs {
-    name: String,
-    uid: u32,
-    gid: u32,
+pub struct RunAs {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl EmbeddedPostgres {
@@ -140,12 +140,14 @@ fn find_installation() -> Option<PathBuf> {
     majors.pop().map(|(_, dir)| dir)
 }
 
-fn process_is_root() -> std::io::Result<bool> {
+/// Whether this process runs as root (PostgreSQL, like pgBouncer, refuses to).
+pub fn process_is_root() -> std::io::Result<bool> {
     // /proc/self belongs to the effective user of this process.
     Ok(std::fs::metadata("/proc/self")?.uid() == 0)
 }
 
-fn unprivileged_user() -> Option<RunAs> {
+/// The account servers that refuse root run as: `GOALGRAPH_PG_RUN_AS`, default `postgres`.
+pub fn unprivileged_user() -> Option<RunAs> {
     let wanted = std::env::var("GOALGRAPH_PG_RUN_AS").unwrap_or_else(|_| "postgres".into());
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd

@@ -22,7 +22,9 @@ use goalgraph::sync::relay::pending;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{eventually, fresh_database_named, mongo_uri, serve_app, spawn_app};
+use crate::helpers::{
+    ServerUrl, eventually, free_port, fresh_database_named, mongo_uri, serve_app, spawn_app,
+};
 use crate::rollup::stored_matches_recomputation;
 
 fn raw_id(global: &str) -> i64 {
@@ -47,12 +49,7 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
     let server = EmbeddedPostgres::start(&dir, 0).await.expect("postgres");
     server.ensure_database("faults").await.expect("database");
     let url = server.url("faults");
-    let port: u16 = url
-        .rsplit(':')
-        .next()
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|port| port.parse().ok())
-        .expect("port");
+    let port = ServerUrl::parse(&url).port;
     let db = pg::connect(
         &url,
         &PgOptions {
@@ -163,10 +160,7 @@ impl ApiProcess {
         filter: &str,
         log: Option<std::fs::File>,
     ) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
+        let port = free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"))
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", database_url)

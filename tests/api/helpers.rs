@@ -489,3 +489,37 @@ pub fn objective_id(id: i64) -> String {
     )
     .encode()
 }
+
+/// The parts of a `postgresql://user:password@host:port/database` URL (the suite's URLs need
+/// no percent-decoding).
+pub struct ServerUrl {
+    pub user: String,
+    pub password: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl ServerUrl {
+    pub fn parse(url: &str) -> Self {
+        let rest = url.split_once("://").expect("scheme").1;
+        let (credentials, location) = rest.rsplit_once('@').expect("credentials");
+        let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+        let address = location.split('/').next().expect("address");
+        let (host, port) = address.rsplit_once(':').unwrap_or((address, "5432"));
+        Self {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            host: host.to_owned(),
+            port: port.parse().expect("port"),
+        }
+    }
+}
+
+/// A TCP port free on 127.0.0.1 at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}

@@ -3,11 +3,11 @@
 //! the relay, the change-stream consumer and subscriptions all work, and roll-ups stay exact.
 //! A control shows the set-up does break a client that only turns the statement cache off.
 
-use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use goalgraph::app::{REQUEST_TIMEOUT, RequestLimits};
+use goalgraph::store::embedded::{process_is_root, unprivileged_user};
 use goalgraph::store::pg::progress_feed::ProgressFeed;
 use goalgraph::store::pg::{self, Db, PgOptions, Pooling};
 use goalgraph::store::shared::SharedState;
@@ -16,7 +16,8 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::helpers::{
-    eventually, fresh_database_named, mongo_uri, serve_app, server_url, with_database,
+    ServerUrl, eventually, free_port, fresh_database_named, mongo_uri, serve_app, server_url,
+    with_database,
 };
 use crate::rollup::stored_matches_recomputation;
 use crate::subscriptions::Subscriber;
@@ -76,11 +77,11 @@ impl PgBouncer {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
-        // pgBouncer refuses to run as root: run it as PostgreSQL's account then.
-        if std::fs::metadata("/proc/self").expect("proc").uid() == 0 {
-            let (uid, gid) = account("postgres").expect("a `postgres` account to run pgBouncer as");
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown");
-            command.uid(uid).gid(gid);
+        // pgBouncer refuses to run as root: run it as the embedded PostgreSQL's account then.
+        if process_is_root().expect("proc") {
+            let account = unprivileged_user().expect("an account to run pgBouncer as");
+            std::os::unix::fs::chown(&dir, Some(account.uid), Some(account.gid)).expect("chown");
+            command.uid(account.uid).gid(account.gid);
         }
         let process = command.spawn().expect("start pgbouncer");
         let bouncer = Self { port, process, dir };
@@ -132,48 +133,6 @@ fn pgbouncer_binary() -> PathBuf {
     .map(PathBuf::from)
     .find(|path| path.exists())
     .expect("pgbouncer is not installed: scripts/test installs Debian's package")
-}
-
-fn account(name: &str) -> Option<(u32, u32)> {
-    std::fs::read_to_string(Path::new("/etc/passwd"))
-        .ok()?
-        .lines()
-        .map(|line| line.split(':').collect::<Vec<_>>())
-        .find(|fields| fields.len() > 3 && fields[0] == name)
-        .and_then(|fields| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
-/// The parts of the test server's `postgresql://user:password@host:port/database` URL that
-/// pgBouncer's configuration needs (the suite's URLs need no percent-decoding).
-struct ServerUrl {
-    user: String,
-    password: String,
-    host: String,
-    port: u16,
-}
-
-impl ServerUrl {
-    fn parse(url: &str) -> Self {
-        let rest = url.split_once("://").expect("scheme").1;
-        let (credentials, location) = rest.rsplit_once('@').expect("credentials");
-        let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-        let address = location.split('/').next().expect("address");
-        let (host, port) = address.rsplit_once(':').unwrap_or((address, "5432"));
-        Self {
-            user: user.to_owned(),
-            password: password.to_owned(),
-            host: host.to_owned(),
-            port: port.parse().expect("port"),
-        }
-    }
 }
 
 fn pooled_options(statement_timeout: Duration) -> PgOptions {
