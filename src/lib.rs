@@ -3,6 +3,7 @@
 //! Layers, each importing only those after it: `graphql` → `loaders` → `store` → `domain`.
 
 pub mod app;
+pub mod application;
 pub mod auth;
 pub mod config;
 pub mod domain;

@@ -4,21 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use goalgraph::app::RequestLimits;
-use goalgraph::app::{AppState, serve};
+use goalgraph::application::stores::{OpenStores, Opener};
+use goalgraph::application::{AnyError, Application, ServeSettings};
 use goalgraph::auth::TokenKeys;
-use goalgraph::config::{self, Cli, Command, StoreArgs};
+use goalgraph::config::{
+    self, Cli, Command, CreateTenantArgs, MongodbArgs, PostgresArgs, ReconcileArgs, SchemaArgs,
+    SeedArgs, ServeArgs, StoreArgs, TokenArgs,
+};
 use goalgraph::domain::role::Role;
 use goalgraph::store::embedded::EmbeddedPostgres;
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
-use goalgraph::store::pg::progress_feed::ProgressFeed;
-use goalgraph::store::pg::{self, Db, PgOptions, Pooling, org::NewUser, org::OrgRepo};
-use goalgraph::store::shared::SharedState;
-use goalgraph::sync::activity::ActivityConsumer;
+use goalgraph::store::pg::{self, Db, PgOptions, org::NewUser, org::OrgRepo};
 use goalgraph::sync::reconcile::reconcile;
-use goalgraph::sync::relay::OutboxRelay;
-
-type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,236 +43,206 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
-        Command::Serve(args) => {
-            let keys = args
-                .secret
-                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
-                .await?;
-            // PostgreSQL itself stops a statement a request no longer waits for.
-            let (db, embedded) = open_store(
-                &args.store,
-                Some(goalgraph::app::REQUEST_TIMEOUT + std::time::Duration::from_secs(5)),
-            )
-            .await?;
-            if embedded.is_some() {
-                bootstrap_first_tenant(&db, &keys).await?;
-            }
-            let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let shared = match &args.redis_url {
-                Some(url) => SharedState::redis(url)
-                    .await
-                    .map_err(|err| format!("cannot connect to Redis: {err}"))?,
-                None => SharedState::local(),
-            };
-            let feed = match (&args.store.pg_listen_url, args.store.pg_pooling) {
-                (Some(url), _) => ProgressFeed::start_at(url).map_err(|err| format!("{err}"))?,
-                (None, Pooling::Session) => ProgressFeed::start(&db),
-                (None, Pooling::Transaction) => {
-                    return Err("--pg-pooling transaction needs --pg-listen-url (or \
-                                GOALGRAPH_PG_LISTEN_URL): subscriptions LISTEN on a session \
-                                of their own, which a transaction pooler cannot give"
-                        .into());
-                }
-            };
-            let state = AppState::with_feed(db.clone(), &mongo, keys, feed)
-                .with_shared(shared)
-                .with_limits(RequestLimits {
-                    rate_limit: args.rate_limit(),
-                    ..RequestLimits::default()
-                });
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            let workers = [
-                tokio::spawn(
-                    OutboxRelay::new(db.clone(), &mongo, state.stores.outbox_written.clone())
-                        .run(until_stopped(stopped.clone())),
-                ),
-                tokio::spawn(
-                    ActivityConsumer::new(db.clone(), mongo.clone()).run(until_stopped(stopped)),
-                ),
-            ];
-            let listener = tokio::net::TcpListener::bind(args.bind).await?;
-            let address = listener.local_addr()?;
-            println!("goalgraph is serving GraphQL at http://{address}/graphql");
-            println!(
-                "the dashboard is at http://{address}/ and the playground at /graphql (in a \
-                 browser); subscriptions at ws://{address}/graphql/ws; get a token with \
-                 `goalgraph token`"
-            );
-            serve(listener, state, shutdown_signal()).await?;
-            let _ = stop.send(true);
-            for worker in workers {
-                let _ = worker.await;
-            }
-            // Stop the driver's background workers before the runtime drops them mid-request.
-            mongo.shutdown().await;
-            if let Some(local) = local_mongo {
-                local.stop().await?;
-            }
-            close(db, embedded).await?;
-        }
-        Command::Mongodb(args) => {
-            let storage = match &args.dir {
-                Some(dir) => Storage::Directory(dir.clone()),
-                None => Storage::Memory,
-            };
-            let server = LocalMongo::start(&args.venv, storage).await?;
-            if let Some(file) = &args.uri_file {
-                std::fs::write(file, server.uri())?;
-            }
-            println!(
-                "MongoDB-compatible server is ready at {} (stop with Ctrl-C)",
-                server.uri()
-            );
-            shutdown_signal().await;
-            server.stop().await?;
-        }
-        Command::Reconcile(args) => {
-            let (db, embedded) = open_store(&args.store, None).await?;
-            let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let report = reconcile(&db, &mongo, args.tenant, args.repair)
-                .await
-                .map_err(|err| format!("{err}"))?;
-            println!(
-                "tenant {}: {} objectives, {} goal_trees documents, {} differences",
-                args.tenant,
-                report.objectives,
-                report.documents,
-                report.differences.len()
-            );
-            for difference in &report.differences {
-                println!("  {difference}");
-            }
-            if report.repaired {
-                println!("repaired");
-            }
-            if let Some(local) = local_mongo {
-                local.stop().await?;
-            }
-            close(db, embedded).await?;
-            if !report.differences.is_empty() && !report.repaired {
-                return Ok(ExitCode::from(2));
-            }
-        }
-        Command::Seed(args) => {
-            if !args.bench {
-                return Err("only `seed --bench` is available".into());
-            }
-            let keys = args
-                .secret
-                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
-                .await?;
-            let (db, embedded) = open_store(&args.store, None).await?;
-            let (mongo, local_mongo) = open_documents(&args.store).await?;
-            let documents = (!args.no_documents).then_some(&mongo);
-            let report = seed_bench(&db, documents, args.levels, args.branching, &keys).await?;
-            println!("{report}");
-            if let Some(local) = local_mongo {
-                local.stop().await?;
-            }
-            close(db, embedded).await?;
-        }
+        Command::Serve(args) => serve(args).await,
+        Command::Mongodb(args) => mongodb(args).await,
+        Command::Reconcile(args) => reconcile_tenant(args).await,
+        Command::Seed(args) => seed(args).await,
         Command::Migrate(store) => {
-            let (db, embedded) = open_store(&store, None).await?;
+            let stores = open_for_command(&store).await?;
             println!("migrations applied");
-            close(db, embedded).await?;
+            stores.close().await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Maintain(args) => {
-            let (db, embedded) = open_store(&args.store, None).await?;
-            for partition in pg::ensure_check_in_partitions(&db, args.years_ahead).await? {
+            let stores = open_for_command(&args.store).await?;
+            for partition in pg::ensure_check_in_partitions(&stores.db, args.years_ahead).await? {
                 println!("{partition}");
             }
-            close(db, embedded).await?;
+            stores.close().await?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Token(args) => {
-            let role: Role = args
-                .role
-                .parse()
-                .map_err(|_| format!("unknown role {:?}", args.role))?;
-            let keys = args
-                .secret
-                .token_keys(&config::jwt_secret(&args.secret, &args.data_dir)?)
-                .await?;
-            println!("{}", keys.issue(args.tenant, args.user, role, args.ttl));
-        }
-        Command::CreateTenant(args) => {
-            let keys = args
-                .secret
-                .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
-                .await?;
-            let (db, embedded) = open_store(&args.store, None).await?;
-            let admin = NewUser {
-                name: args.admin_name,
-                email: args.admin_email,
-                role: Role::Admin,
-                team_id: None,
-            };
-            let (tenant, user) = OrgRepo::new(db.clone())
-                .create_tenant(&args.name, admin)
-                .await
-                .map_err(|err| format!("{err}"))?;
-            println!(
-                "tenant {} ({}), admin user {}",
-                tenant.id, tenant.name, user.id
-            );
-            println!("{}", keys.issue(tenant.id, user.id, Role::Admin, 86_400));
-            close(db, embedded).await?;
-        }
-        Command::Schema(args) => {
-            let sdl = goalgraph::graphql::sdl();
-            match args.check {
-                None => print!("{sdl}"),
-                Some(path) => {
-                    if std::fs::read_to_string(&path).ok().as_deref() != Some(sdl.as_str()) {
-                        eprintln!(
-                            "{} is stale: regenerate it with `cargo run -- schema > {}`",
-                            path.display(),
-                            path.display()
-                        );
-                        return Ok(ExitCode::FAILURE);
-                    }
-                }
-            }
-        }
-        Command::Postgres(args) => {
-            let server = EmbeddedPostgres::start(&args.dir, args.port).await?;
-            let url = server.url("postgres");
-            if let Some(file) = &args.url_file {
-                std::fs::write(file, &url)?;
-            }
-            println!("PostgreSQL is ready (stop with Ctrl-C)");
-            shutdown_signal().await;
-            server.stop().await?;
-        }
+        Command::Token(args) => token(args).await,
+        Command::CreateTenant(args) => create_tenant(args).await,
+        Command::Schema(args) => Ok(schema(args)),
+        Command::Postgres(args) => postgres(args).await,
     }
+}
+
+/// `goalgraph serve`: the API with its workers until Ctrl-C or SIGTERM.
+async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
+    let keys = args
+        .secret
+        .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+        .await?;
+    let application = Application::build(ServeSettings {
+        bind: args.bind,
+        redis_url: args.redis_url.clone(),
+        limits: RequestLimits {
+            rate_limit: args.rate_limit(),
+            ..RequestLimits::default()
+        },
+        pg_acquire_timeout: PgOptions::default().acquire_timeout,
+        store: args.store,
+        keys,
+    })
+    .await?;
+    if let Some(first_start) = application.first_start() {
+        println!("{first_start}");
+    }
+    let address = application.address()?;
+    println!("goalgraph is serving GraphQL at http://{address}/graphql");
+    println!(
+        "the dashboard is at http://{address}/ and the playground at /graphql (in a browser); \
+         subscriptions at ws://{address}/graphql/ws; get a token with `goalgraph token`"
+    );
+    application.run_until(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// On the first start of an embedded database, creates a tenant with an admin and prints a
-/// token for it, so the playground works with no set-up at all.
-async fn bootstrap_first_tenant(db: &Db, keys: &TokenKeys) -> Result<(), AnyError> {
-    let org = OrgRepo::new(db.clone());
-    if org.has_tenants().await.map_err(|err| format!("{err}"))? {
-        return Ok(());
-    }
-    let admin = NewUser {
-        name: "Admin".into(),
-        email: "admin@example.com".into(),
-        role: Role::Admin,
-        team_id: None,
+/// `goalgraph mongodb`: the local MongoDB-compatible server alone.
+async fn mongodb(args: MongodbArgs) -> Result<ExitCode, AnyError> {
+    let storage = match &args.dir {
+        Some(dir) => Storage::Directory(dir.clone()),
+        None => Storage::Memory,
     };
-    let (tenant, user) = org
-        .create_tenant("My company", admin)
+    let server = LocalMongo::start(&args.venv, storage).await?;
+    if let Some(file) = &args.uri_file {
+        std::fs::write(file, server.uri())?;
+    }
+    println!(
+        "MongoDB-compatible server is ready at {} (stop with Ctrl-C)",
+        server.uri()
+    );
+    shutdown_signal().await;
+    server.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `goalgraph reconcile`: compares (and optionally repairs) one tenant's two stores; exit code
+/// 2 when differences remain.
+async fn reconcile_tenant(args: ReconcileArgs) -> Result<ExitCode, AnyError> {
+    let stores = open_for_command(&args.store).await?;
+    let report = reconcile(&stores.db, &stores.mongo, args.tenant, args.repair)
         .await
         .map_err(|err| format!("{err}"))?;
     println!(
-        "first start: created tenant {} with admin user {}; a token for the dashboard and the playground (24 h):",
-        tenant.id, user.id
+        "tenant {}: {} objectives, {} goal_trees documents, {} differences",
+        args.tenant,
+        report.objectives,
+        report.documents,
+        report.differences.len()
+    );
+    for difference in &report.differences {
+        println!("  {difference}");
+    }
+    if report.repaired {
+        println!("repaired");
+    }
+    stores.close().await?;
+    Ok(if !report.differences.is_empty() && !report.repaired {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `goalgraph seed --bench`: the SPEC section 7 data set in a new tenant.
+async fn seed(args: SeedArgs) -> Result<ExitCode, AnyError> {
+    if !args.bench {
+        return Err("only `seed --bench` is available".into());
+    }
+    let keys = args
+        .secret
+        .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+        .await?;
+    let stores = open_for_command(&args.store).await?;
+    let documents = (!args.no_documents).then_some(&stores.mongo);
+    let report = seed_bench(&stores.db, documents, args.levels, args.branching, &keys).await?;
+    println!("{report}");
+    stores.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `goalgraph token`: a bearer token signed with the configured or generated secret.
+async fn token(args: TokenArgs) -> Result<ExitCode, AnyError> {
+    let role: Role = args
+        .role
+        .parse()
+        .map_err(|_| format!("unknown role {:?}", args.role))?;
+    let keys = args
+        .secret
+        .token_keys(&config::jwt_secret(&args.secret, &args.data_dir)?)
+        .await?;
+    println!("{}", keys.issue(args.tenant, args.user, role, args.ttl));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `goalgraph create-tenant`: a tenant with its first admin, and the admin's token.
+async fn create_tenant(args: CreateTenantArgs) -> Result<ExitCode, AnyError> {
+    let keys = args
+        .secret
+        .token_keys(&config::jwt_secret(&args.secret, &args.store.data_dir)?)
+        .await?;
+    let stores = open_for_command(&args.store).await?;
+    let admin = NewUser {
+        name: args.admin_name,
+        email: args.admin_email,
+        role: Role::Admin,
+        team_id: None,
+    };
+    let (tenant, user) = OrgRepo::new(stores.db.clone())
+        .create_tenant(&args.name, admin)
+        .await
+        .map_err(|err| format!("{err}"))?;
+    println!(
+        "tenant {} ({}), admin user {}",
+        tenant.id, tenant.name, user.id
     );
     println!("{}", keys.issue(tenant.id, user.id, Role::Admin, 86_400));
-    Ok(())
+    stores.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `goalgraph schema`: prints the SDL, or checks a file against it.
+fn schema(args: SchemaArgs) -> ExitCode {
+    let sdl = goalgraph::graphql::sdl();
+    let Some(path) = args.check else {
+        print!("{sdl}");
+        return ExitCode::SUCCESS;
+    };
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(sdl.as_str()) {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{} is stale: regenerate it with `cargo run -- schema > {}`",
+        path.display(),
+        path.display()
+    );
+    ExitCode::FAILURE
+}
+
+/// `goalgraph postgres`: the embedded PostgreSQL alone.
+async fn postgres(args: PostgresArgs) -> Result<ExitCode, AnyError> {
+    let server = EmbeddedPostgres::start(&args.dir, args.port).await?;
+    let url = server.url("postgres");
+    if let Some(file) = &args.url_file {
+        std::fs::write(file, &url)?;
+    }
+    println!("PostgreSQL is ready (stop with Ctrl-C)");
+    shutdown_signal().await;
+    server.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The stores for a one-off subcommand: those of the running `serve` that owns the data
+/// directory, else the configured or embedded ones.
+async fn open_for_command(store: &StoreArgs) -> Result<OpenStores, AnyError> {
+    let options = PgOptions {
+        max_connections: store.pg_pool,
+        pooling: store.pg_pooling,
+        ..PgOptions::default()
+    };
+    OpenStores::open(store, options, Opener::Command).await
 }
 
 /// Loads SPEC section 7 into a new tenant: 997 users, the objective tree with three key results
@@ -344,71 +312,6 @@ async fn seed_bench(
         (started.elapsed() - postgres_done).as_secs_f64(),
         started.elapsed().as_secs_f64(),
     ))
-}
-
-/// Connects to the configured MongoDB (or starts the local SecantusDB) and creates its
-/// indexes in the background, so an unreachable MongoDB never stops the API from starting.
-async fn open_documents(store: &StoreArgs) -> Result<(MongoStore, Option<LocalMongo>), AnyError> {
-    let (uri, local) = match &store.mongodb_uri {
-        Some(uri) => (uri.clone(), None),
-        None => {
-            let server = LocalMongo::start(
-                &store.data_dir.join("venv"),
-                Storage::Directory(store.data_dir.join("mongodb")),
-            )
-            .await?;
-            (server.uri(), Some(server))
-        }
-    };
-    let mongo = MongoStore::connect(&uri, &store.mongodb_database)
-        .await
-        .map_err(|err| format!("{err}"))?;
-    let indexes = mongo.clone();
-    tokio::spawn(async move {
-        while let Err(err) = indexes.ensure_indexes().await {
-            tracing::warn!(error = %err, "creating MongoDB indexes failed; retrying");
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        }
-    });
-    Ok((mongo, local))
-}
-
-/// Connects to the configured PostgreSQL (or starts the embedded one) and migrates it.
-async fn open_store(
-    store: &StoreArgs,
-    statement_timeout: Option<std::time::Duration>,
-) -> Result<(Db, Option<EmbeddedPostgres>), AnyError> {
-    let (url, embedded) = match &store.database_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let server =
-                EmbeddedPostgres::start(&store.data_dir.join("postgres"), store.pg_port).await?;
-            server.ensure_database("goalgraph").await?;
-            (server.url("goalgraph"), Some(server))
-        }
-    };
-    let options = PgOptions {
-        max_connections: store.pg_pool,
-        statement_timeout,
-        pooling: store.pg_pooling,
-        ..PgOptions::default()
-    };
-    let db = pg::connect(&url, &options)
-        .await
-        .map_err(|err| format!("{err}"))?;
-    pg::migrate(&db).await.map_err(|err| format!("{err}"))?;
-    pg::ensure_check_in_partitions(&db, 1)
-        .await
-        .map_err(|err| format!("{err}"))?;
-    Ok((db, embedded))
-}
-
-async fn close(db: Db, embedded: Option<EmbeddedPostgres>) -> Result<(), AnyError> {
-    db.close().await?;
-    if let Some(embedded) = embedded {
-        embedded.stop().await?;
-    }
-    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

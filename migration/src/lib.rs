@@ -35,6 +35,7 @@ mod m20261121_000001_core_schema;
 mod m20261121_000002_check_in_partitions;
 mod m20261121_000003_sync_state;
 mod m20261121_000004_database_settings;
+mod m20261130_000005_replica_coordination;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_check_in_partitions::Migration),
             Box::new(m20261121_000003_sync_state::Migration),
             Box::new(m20261121_000004_database_settings::Migration),
+            Box::new(m20261130_000005_replica_coordination::Migration),
         ]
     }
 }

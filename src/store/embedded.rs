@@ -37,6 +37,13 @@ pub struct EmbeddedPostgres {
     server: PostgreSQL,
 }
 
+/// What to do about a server already running on the data directory.
+#[derive(Debug, Clone, Copy)]
+enum Orphan {
+    Refuse,
+    Reclaim,
+}
+
 /// The unprivileged account the server runs as when we are root.
 pub struct RunAs {
     pub name: String,
@@ -46,10 +53,28 @@ pub struct RunAs {
 
 impl EmbeddedPostgres {
     /// Starts (initialising on first use) a server whose data lives in `root/data`; `port` 0
-    /// picks a free port.
+    /// picks a free port. A server already running on that directory is left alone and the
+    /// start refused.
     pub async fn start(root: &Path, port: u16) -> Result<Self, EmbeddedError> {
+        Self::start_with(root, port, Orphan::Refuse).await
+    }
+
+    /// Like [`EmbeddedPostgres::start`], first stopping a server left running on the directory
+    /// by an owner known to be dead (see `store::instance`).
+    pub async fn start_reclaiming(root: &Path, port: u16) -> Result<Self, EmbeddedError> {
+        Self::start_with(root, port, Orphan::Reclaim).await
+    }
+
+    async fn start_with(root: &Path, port: u16, orphan: Orphan) -> Result<Self, EmbeddedError> {
         std::fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
+        let pid_file = root.join("data").join("postmaster.pid");
+        let running = running_postmaster(&pid_file);
+        // Checked before any handle exists: dropping a handle stops the server it points at,
+        // and a refused start must never stop what it did not start.
+        if let (Some(pid), Orphan::Refuse) = (running, orphan) {
+            return Err(EmbeddedError::AlreadyRunning(pid));
+        }
         let installed = find_installation();
         let defaults = Settings::default();
         // Settings::default() makes two scratch directories of its own; ours replace them.
@@ -82,9 +107,9 @@ impl EmbeddedPostgres {
         }
         let mut server = PostgreSQL::new(settings);
         server.setup().await?;
-        let pid_file = root.join("data").join("postmaster.pid");
-        if let Some(pid) = running_postmaster(&pid_file) {
-            return Err(EmbeddedError::AlreadyRunning(pid));
+        if let Some(pid) = running {
+            tracing::warn!(pid, "stopping the PostgreSQL a dead goalgraph left running");
+            server.stop().await?;
         }
         // A previous run died without stopping its server: clear its stale lock.
         let _ = std::fs::remove_file(&pid_file);

@@ -2,6 +2,7 @@
 //! no server is configured, and the per-request round-trip counters.
 
 pub mod embedded;
+pub mod instance;
 pub mod metrics;
 pub mod mongo;
 pub mod pg;

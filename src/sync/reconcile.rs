@@ -4,14 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::store::pg::Db;
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use crate::store::pg::activity::{self, Summary};
+use crate::store::pg::outbox;
 
 use super::SyncError;
 use super::activity::to_chrono;
 use crate::store::mongo::MongoStore;
 use crate::store::mongo::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
 use crate::store::mongo::goal_updates::GoalUpdates;
-use crate::store::pg::scoped::sql;
 use crate::store::pg::tree::tenant_paths;
 
 /// One difference between the stores.
@@ -91,14 +91,6 @@ pub struct Report {
     pub repaired: bool,
 }
 
-#[derive(Debug, FromQueryResult, PartialEq)]
-struct SummaryRow {
-    objective_id: i64,
-    update_count: i64,
-    last_update_at: Option<chrono::DateTime<chrono::Utc>>,
-    last_author_id: Option<i64>,
-}
-
 /// Compares the stores for `tenant_id`; with `repair`, rewrites goal_trees documents and
 /// summary rows from their sources of truth (custom fields are kept).
 pub async fn reconcile(
@@ -122,12 +114,7 @@ pub async fn reconcile(
     };
     // Events written after this point have higher ids and still apply; older pending ones
     // are already reflected in the state read above.
-    let high_water: i64 = db
-        .query_one_raw(sql("SELECT COALESCE(max(id), 0) AS id FROM outbox", []))
-        .await?
-        .map(|row| row.try_get("", "id"))
-        .transpose()?
-        .unwrap_or(0);
+    let high_water = outbox::high_water(db).await?;
     let mut rewrites = Vec::new();
     for node in &expected {
         let existing = documents.remove(&node.id);
@@ -186,14 +173,14 @@ pub async fn reconcile(
         });
     }
 
-    let wanted: BTreeMap<i64, SummaryRow> = GoalUpdates::new(mongo.database().clone())
+    let wanted: BTreeMap<i64, Summary> = GoalUpdates::new(mongo.database().clone())
         .summary(tenant_id)
         .await?
         .into_iter()
         .map(|(objective_id, s)| {
             (
                 objective_id,
-                SummaryRow {
+                Summary {
                     objective_id,
                     update_count: s.count,
                     last_update_at: s.last_at.map(to_chrono),
@@ -202,17 +189,12 @@ pub async fn reconcile(
             )
         })
         .collect();
-    let stored: BTreeMap<i64, SummaryRow> = SummaryRow::find_by_statement(sql(
-        "SELECT objective_id, update_count, last_update_at, last_author_id \
-         FROM objective_activity WHERE tenant_id = $1 AND update_count > 0",
-        [tenant_id.into()],
-    ))
-    .all(db)
-    .await?
-    .into_iter()
-    .map(|row| (row.objective_id, row))
-    .collect();
-    let describe = |row: Option<&SummaryRow>| match row {
+    let stored: BTreeMap<i64, Summary> = activity::summaries(db, tenant_id)
+        .await?
+        .into_iter()
+        .map(|row| (row.objective_id, row))
+        .collect();
+    let describe = |row: Option<&Summary>| match row {
         Some(r) => format!("{} updates, last by {:?}", r.update_count, r.last_author_id),
         None => "none".to_owned(),
     };
@@ -252,32 +234,7 @@ pub async fn reconcile(
             trees.delete(tenant_id, objective_id).await?;
         }
         for (objective_id, want) in summary_fixes {
-            match want {
-                Some(w) => {
-                    db.execute_raw(sql(
-                        "INSERT INTO objective_activity (tenant_id, objective_id, update_count, last_update_at, last_author_id) \
-                         VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (tenant_id, objective_id) DO UPDATE SET update_count = EXCLUDED.update_count, \
-                           last_update_at = EXCLUDED.last_update_at, last_author_id = EXCLUDED.last_author_id",
-                        [
-                            tenant_id.into(),
-                            objective_id.into(),
-                            w.update_count.into(),
-                            w.last_update_at.into(),
-                            w.last_author_id.into(),
-                        ],
-                    ))
-                    .await?;
-                }
-                None => {
-                    db.execute_raw(sql(
-                        "UPDATE objective_activity SET update_count = 0, last_update_at = NULL, last_author_id = NULL \
-                         WHERE tenant_id = $1 AND objective_id = $2",
-                        [tenant_id.into(), objective_id.into()],
-                    ))
-                    .await?;
-                }
-            }
+            activity::overwrite_summary(db, tenant_id, objective_id, want).await?;
         }
         report.repaired = true;
     }

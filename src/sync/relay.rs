@@ -2,29 +2,32 @@
 //!
 //! One relay works at a time across all API replicas (a transaction-scoped advisory lock);
 //! events are marked processed in the same transaction that read them, after MongoDB
-//! accepted them. When MongoDB is down nothing is marked, writes keep succeeding into the
-//! outbox, and the relay catches up when MongoDB returns.
+//! accepted them, and deleted once they are older than [`RETENTION`], so the table holds
+//! what is pending plus a short tail. When MongoDB is down nothing is marked, writes keep
+//! succeeding into the outbox, and the relay catches up when MongoDB returns.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::store::pg::Db;
-use sea_orm::ConnectionTrait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::Notify;
 
 use super::SyncError;
 use crate::store::mongo::MongoStore;
 use crate::store::mongo::goal_trees::{GoalTrees, ObjectiveState};
 use crate::store::mongo::goal_updates::{GoalUpdates, NewNote};
-use crate::store::pg::entity::outbox;
-use crate::store::pg::outbox::{CHECK_IN_NOTE_EVENT, ObjectiveEvent};
-use crate::store::pg::scoped::sql;
+use crate::store::pg::Db;
+use crate::store::pg::outbox::{
+    self, ObjectiveEvent, ObjectiveSnapshot, OutboxEvent, PendingEvent,
+};
 
 /// How many events one pass relays at most.
 pub const BATCH: u64 = 500;
 /// How long the relay keeps draining the outbox after shutdown was asked for.
 pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long relayed events are kept before they are deleted.
+pub const RETENTION: Duration = Duration::from_secs(600);
+/// How often relayed events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Relays the outbox to MongoDB.
 #[derive(Clone)]
@@ -50,24 +53,9 @@ impl OutboxRelay {
     /// another relay holds the lock).
     pub async fn run_once(&self) -> Result<usize, SyncError> {
         let txn = self.db.begin().await?;
-        let locked = txn
-            .query_one_raw(sql(
-                "SELECT pg_try_advisory_xact_lock(1735357804, 0) AS locked",
-                [],
-            ))
-            .await?
-            .map(|row| row.try_get::<bool>("", "locked"))
-            .transpose()?
-            .unwrap_or(false);
-        if !locked {
+        let Some(pending) = outbox::claim_pending(&txn, BATCH).await? else {
             return Ok(0);
-        }
-        let pending = outbox::Entity::find()
-            .filter(outbox::Column::ProcessedAt.is_null())
-            .order_by_asc(outbox::Column::Id)
-            .limit(BATCH)
-            .all(&txn)
-            .await?;
+        };
         let mut applied = Vec::with_capacity(pending.len());
         let mut failure = None;
         for event in &pending {
@@ -80,11 +68,7 @@ impl OutboxRelay {
             }
         }
         if !applied.is_empty() {
-            txn.execute_raw(sql(
-                "UPDATE outbox SET processed_at = now() WHERE id = ANY($1)",
-                [applied.clone().into()],
-            ))
-            .await?;
+            outbox::mark_relayed(&txn, &applied).await?;
         }
         txn.commit().await?;
         match failure {
@@ -114,7 +98,14 @@ impl OutboxRelay {
     async fn relay_until(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(250);
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_prune {
+                next_prune += PRUNE_EVERY;
+                if let Err(err) = outbox::prune_relayed(&self.db, RETENTION).await {
+                    tracing::warn!(error = %err, "pruning relayed outbox events failed");
+                }
+            }
             let pause = match self.run_once().await {
                 Ok(n) if n as u64 == BATCH => Duration::ZERO,
                 Ok(_) => {
@@ -135,60 +126,43 @@ impl OutboxRelay {
         }
     }
 
-    async fn apply(&self, event: &outbox::Model) -> Result<(), SyncError> {
-        let payload = &event.payload;
-        let malformed = |what: &str| SyncError::Malformed(event.id, what.to_owned());
-        let int = |key: &str| payload.get(key).and_then(serde_json::Value::as_i64);
-        let text = |key: &str| {
-            payload
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
+    async fn apply(&self, pending: &PendingEvent) -> Result<(), SyncError> {
+        let event = OutboxEvent::decode(&pending.event_type, &pending.payload)
+            .map_err(|what| SyncError::Malformed(pending.id, what))?;
+        let state = |objective: &ObjectiveSnapshot| ObjectiveState {
+            tenant_id: pending.tenant_id,
+            objective_id: objective.objective_id,
+            path: objective.path.clone(),
+            title: objective.title.clone(),
+            status: objective.status.clone(),
+            archived: objective.archived,
         };
-        if event.event_type == CHECK_IN_NOTE_EVENT {
-            self.updates
-                .add(NewNote {
-                    tenant_id: event.tenant_id,
-                    objective_id: int("objective_id").ok_or_else(|| malformed("objective_id"))?,
-                    key_result_id: int("key_result_id"),
-                    kind: "check_in",
-                    body: text("body").ok_or_else(|| malformed("body"))?,
-                    author_id: int("author_id").ok_or_else(|| malformed("author_id"))?,
-                    source_outbox_id: Some(event.id),
-                })
-                .await?;
-            return Ok(());
-        }
-        let Some(kind) = ObjectiveEvent::parse(&event.event_type) else {
-            tracing::warn!(event = event.id, kind = %event.event_type, "unknown outbox event skipped");
-            return Ok(());
-        };
-        let state = ObjectiveState {
-            tenant_id: event.tenant_id,
-            objective_id: event.aggregate_id,
-            path: text("path").ok_or_else(|| malformed("path"))?,
-            title: text("title").unwrap_or_default(),
-            status: text("status").unwrap_or_default(),
-            archived: payload
-                .get("archived")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false),
-        };
-        match kind {
-            ObjectiveEvent::Created | ObjectiveEvent::Updated | ObjectiveEvent::Archived => {
-                self.trees.upsert(&state, event.id).await?
+        match event {
+            OutboxEvent::CheckInNoted(note) => {
+                self.updates
+                    .add(NewNote {
+                        tenant_id: pending.tenant_id,
+                        objective_id: note.objective_id,
+                        key_result_id: Some(note.key_result_id),
+                        kind: "check_in",
+                        body: note.body,
+                        author_id: note.author_id,
+                        source_outbox_id: Some(pending.id),
+                    })
+                    .await?;
             }
-            ObjectiveEvent::Moved => {
-                let from_path = payload
-                    .pointer("/details/from_path")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default();
-                self.trees.apply_move(&state, from_path, event.id).await?
-            }
-            ObjectiveEvent::Deleted => {
+            OutboxEvent::Moved(objective, origin) => {
                 self.trees
-                    .delete(event.tenant_id, event.aggregate_id)
+                    .apply_move(&state(&objective), &origin.from_path, pending.id)
                     .await?
+            }
+            OutboxEvent::Objective(ObjectiveEvent::Deleted, objective) => {
+                self.trees
+                    .delete(pending.tenant_id, objective.objective_id)
+                    .await?
+            }
+            OutboxEvent::Objective(_, objective) => {
+                self.trees.upsert(&state(&objective), pending.id).await?
             }
         }
         Ok(())
@@ -197,9 +171,5 @@ impl OutboxRelay {
 
 /// Events not yet relayed (the relay's lag, for metrics and tests).
 pub async fn pending(db: &Db) -> Result<u64, SyncError> {
-    use sea_orm::PaginatorTrait;
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::ProcessedAt.is_null())
-        .count(db)
-        .await?)
+    Ok(outbox::pending_count(db).await?)
 }

@@ -7,23 +7,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use goalgraph::app::RequestLimits;
 use goalgraph::auth::TokenKeys;
 use goalgraph::domain::global_id::GlobalId;
 use goalgraph::domain::role::Role;
 use goalgraph::store::embedded::EmbeddedPostgres;
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
-use goalgraph::store::pg::progress_feed::ProgressFeed;
 use goalgraph::store::pg::{self, PgOptions};
-use goalgraph::store::shared::SharedState;
 use goalgraph::sync::reconcile::reconcile;
 use goalgraph::sync::relay::pending;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ServerUrl, eventually, free_port, fresh_database_named, mongo_uri, serve_app, spawn_app,
+    ServerUrl, TestSettings, eventually, free_port, fresh_database_named, mongo_uri, serve_app,
+    spawn_app,
 };
 use crate::rollup::stored_matches_recomputation;
 
@@ -50,30 +48,10 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
     server.ensure_database("faults").await.expect("database");
     let url = server.url("faults");
     let port = ServerUrl::parse(&url).port;
-    let db = pg::connect(
-        &url,
-        &PgOptions {
-            acquire_timeout: Duration::from_secs(2),
-            ..PgOptions::default()
-        },
-    )
-    .await
-    .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
-    let feed = ProgressFeed::start(&db);
     let name = format!("faults{}", std::process::id());
-    let app = Arc::new(
-        serve_app(
-            db,
-            url.clone(),
-            &name,
-            &mongo_uri(),
-            RequestLimits::default(),
-            SharedState::local(),
-            feed,
-        )
-        .await,
-    );
+    let mut settings = TestSettings::new(url.clone(), &mongo_uri(), &name);
+    settings.acquire_timeout = Duration::from_secs(2);
+    let app = Arc::new(serve_app(settings).await);
     let t = app.tenant("restart").await;
     let root = app.objective(&t.admin, "root", None).await;
     let kr = app.key_result(&t.admin, &root, 0.0, 1_000_000.0, 1.0).await;
@@ -111,7 +89,18 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     server.stop().await.expect("stop postgres");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Without its source of truth a replica cannot serve: it leaves the load balancer.
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.expect("json");
+    assert_eq!(ready["status"], "unready", "{ready}");
+    assert_eq!(ready["postgres"], "failing");
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let server = EmbeddedPostgres::start(&dir, port)
         .await
         .expect("restart postgres");
@@ -134,7 +123,7 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
         "postgres restart: {} check-ins acknowledged, {refused} refused while it was down, none lost",
         acknowledged.len()
     );
-    let _ = app.stop_workers.send(true);
+    app.stop().await;
     server.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(dir);
 }

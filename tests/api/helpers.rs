@@ -3,19 +3,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use goalgraph::app::{AppState, REQUEST_TIMEOUT, RequestLimits, serve};
+use goalgraph::app::RequestLimits;
+use goalgraph::application::{Application, ServeSettings};
 use goalgraph::auth::TokenKeys;
+use goalgraph::config::StoreArgs;
 use goalgraph::domain::role::Role;
 use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
 use goalgraph::store::mongo::MongoStore;
-use goalgraph::store::pg::Db;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
-use goalgraph::store::pg::progress_feed::ProgressFeed;
-use goalgraph::store::pg::{self, PgOptions};
-use goalgraph::store::shared::SharedState;
-use goalgraph::sync::activity::ActivityConsumer;
-use goalgraph::sync::relay::OutboxRelay;
+use goalgraph::store::pg::{self, Db, PgOptions};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -78,21 +75,47 @@ pub async fn fresh_database_named() -> (String, String) {
     (with_database(&server_url(), &name), name)
 }
 
-/// A running API on its own database.
+/// A running API on its own database, started like `goalgraph serve` (workers included).
 pub struct TestApp {
     pub address: String,
     /// The database's URL, for a second API replica on it.
     pub database_url: String,
-    /// The request limits it runs with (a replica gets the same).
-    pub limits: RequestLimits,
-    /// Where its rate limits and persisted queries live (a replica shares them).
-    pub shared: SharedState,
+    /// The settings replicas of it are started with.
+    replica_settings: ReplicaSettings,
     pub client: reqwest::Client,
     pub db: Db,
     pub mongo: MongoStore,
     pub keys: TokenKeys,
-    /// Stops the relay and the change-stream consumer when set.
-    pub stop_workers: tokio::sync::watch::Sender<bool>,
+    /// Its servers (itself, then its replicas), each stopped by [`TestApp::stop`].
+    servers: std::sync::Mutex<Vec<RunningServer>>,
+}
+
+/// What a replica shares with the first server.
+#[derive(Clone)]
+struct ReplicaSettings {
+    store: StoreArgs,
+    limits: RequestLimits,
+    redis_url: Option<String>,
+    acquire_timeout: std::time::Duration,
+}
+
+impl ReplicaSettings {
+    fn serve_settings(&self) -> ServeSettings {
+        ServeSettings {
+            bind: "127.0.0.1:0".parse().expect("address"),
+            store: self.store.clone(),
+            redis_url: self.redis_url.clone(),
+            keys: TokenKeys::new(SECRET),
+            limits: self.limits,
+            pg_acquire_timeout: self.acquire_timeout,
+        }
+    }
+}
+
+/// One running [`Application`] and what stops it.
+struct RunningServer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// A tenant with its admin.
@@ -156,30 +179,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with_mongo(&mongo_uri()).await
 }
 
-/// A running API whose MongoDB is the server at `mongo_uri`, with its relay and change-stream
-/// consumer running as in `goalgraph serve`.
+/// A running API whose MongoDB is the server at `mongo_uri`.
 pub async fn spawn_app_with_mongo(mongo_uri: &str) -> TestApp {
-    spawn_app_with(mongo_uri, RequestLimits::default(), SharedState::local()).await
-}
-
-/// The PostgreSQL options `goalgraph serve` uses: PostgreSQL stops statements that outlive the
-/// request timeout.
-fn pg_options() -> PgOptions {
-    PgOptions {
-        statement_timeout: Some(REQUEST_TIMEOUT + std::time::Duration::from_secs(5)),
-        ..PgOptions::default()
-    }
+    let (database_url, name) = fresh_database_named().await;
+    serve_app(TestSettings::new(database_url, mongo_uri, &name)).await
 }
 
 /// A running API with other request limits.
 pub async fn spawn_app_with_limits(limits: RequestLimits) -> TestApp {
-    spawn_app_with(&mongo_uri(), limits, SharedState::local()).await
+    spawn_app_sharing(limits, None).await
 }
 
-/// A running API with `limits` whose rate limits and persisted queries live in `shared`
-/// (replicas of it share them too).
-pub async fn spawn_app_sharing(limits: RequestLimits, shared: SharedState) -> TestApp {
-    spawn_app_with(&mongo_uri(), limits, shared).await
+/// A running API with `limits` whose rate limits and persisted queries live in the Redis at
+/// `redis_url` when given (replicas of it share them too), else in the process.
+pub async fn spawn_app_sharing(limits: RequestLimits, redis_url: Option<String>) -> TestApp {
+    let (database_url, name) = fresh_database_named().await;
+    let mut settings = TestSettings::new(database_url, &mongo_uri(), &name);
+    settings.limits = limits;
+    settings.redis_url = redis_url;
+    serve_app(settings).await
 }
 
 /// The Redis server the suite runs against (started by `scripts/test`).
@@ -188,27 +206,53 @@ pub fn redis_url() -> String {
         .expect("GOALGRAPH_TEST_REDIS_URL is not set: run the suite with ./scripts/test")
 }
 
-async fn spawn_app_with(mongo_uri: &str, limits: RequestLimits, shared: SharedState) -> TestApp {
-    let (database_url, name) = fresh_database_named().await;
-    let db = pg::connect(&database_url, &pg_options())
-        .await
-        .expect("connect");
-    pg::migrate(&db).await.expect("migrate");
-    let feed = ProgressFeed::start(&db);
-    serve_app(db, database_url, &name, mongo_uri, limits, shared, feed).await
+/// How a test's API is configured: `goalgraph serve`'s settings on the test's databases.
+pub struct TestSettings {
+    /// Where the data lives (both stores configured, nothing embedded).
+    pub store: StoreArgs,
+    pub limits: RequestLimits,
+    pub redis_url: Option<String>,
+    pub acquire_timeout: std::time::Duration,
+    /// The database reached directly (the test's URL for replicas and its own checks).
+    pub direct_url: String,
 }
 
-/// An API on migrated database `name` reached through `db` (directly or through a pooler),
-/// with `feed` for subscriptions, its relay and its change-stream consumer.
-pub async fn serve_app(
-    db: Db,
-    database_url: String,
-    name: &str,
-    mongo_uri: &str,
-    limits: RequestLimits,
-    shared: SharedState,
-    feed: ProgressFeed,
-) -> TestApp {
+impl TestSettings {
+    /// `goalgraph serve`'s settings for these, on a free loopback port.
+    pub fn serve_settings(&self) -> ServeSettings {
+        ReplicaSettings {
+            store: self.store.clone(),
+            limits: self.limits,
+            redis_url: self.redis_url.clone(),
+            acquire_timeout: self.acquire_timeout,
+        }
+        .serve_settings()
+    }
+
+    /// Defaults on PostgreSQL database `database_url` and MongoDB database `name`.
+    pub fn new(database_url: String, mongo_uri: &str, name: &str) -> Self {
+        Self {
+            store: StoreArgs {
+                database_url: Some(database_url.clone()),
+                data_dir: std::env::temp_dir().join(format!("gg-unused-{name}")),
+                pg_port: 0,
+                pg_pool: 16,
+                pg_pooling: goalgraph::store::pg::Pooling::Session,
+                pg_listen_url: None,
+                mongodb_uri: Some(mongo_uri.to_owned()),
+                mongodb_database: name.to_owned(),
+            },
+            limits: RequestLimits::default(),
+            redis_url: None,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            direct_url: database_url,
+        }
+    }
+}
+
+/// An API built and run by the same code as `goalgraph serve`: migrations, progress feed,
+/// shared state, the outbox relay and the change-stream consumer.
+pub async fn serve_app(settings: TestSettings) -> TestApp {
     // Logs (internal errors included) go to the test's captured output; RUST_LOG narrows them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -217,37 +261,57 @@ pub async fn serve_app(
         )
         .with_test_writer()
         .try_init();
-    let mongo = MongoStore::connect(mongo_uri, name).await.expect("mongo");
-    mongo.ensure_indexes().await.expect("indexes");
-    let keys = TokenKeys::new(SECRET);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let state = AppState::with_feed(db.clone(), &mongo, TokenKeys::new(SECRET), feed)
-        .with_limits(limits)
-        .with_shared(shared.clone());
-    let (stop_workers, stopped) = tokio::sync::watch::channel(false);
-    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+    let replica_settings = ReplicaSettings {
+        store: settings.store,
+        limits: settings.limits,
+        redis_url: settings.redis_url,
+        acquire_timeout: settings.acquire_timeout,
     };
-    tokio::spawn(
-        OutboxRelay::new(db.clone(), &mongo, state.stores.outbox_written.clone())
-            .run(until(stopped.clone())),
-    );
-    tokio::spawn(ActivityConsumer::new(db.clone(), mongo.clone()).run(until(stopped)));
-    tokio::spawn(serve(listener, state, std::future::pending()));
+    let (address, server) = run_server(&replica_settings).await;
+    // The test's own handles on the stores (they outlive the servers they check).
+    let db = pg::connect(&settings.direct_url, &PgOptions::default())
+        .await
+        .expect("connect");
+    let mongo = MongoStore::connect(
+        replica_settings
+            .store
+            .mongodb_uri
+            .as_deref()
+            .expect("MongoDB URI"),
+        &replica_settings.store.mongodb_database,
+    )
+    .await
+    .expect("mongo");
+    // The indexes exist before the test starts (serve makes them in the background).
+    mongo.ensure_indexes().await.expect("indexes");
     TestApp {
         address,
-        database_url,
-        limits,
-        shared,
+        database_url: settings.direct_url,
+        replica_settings,
         client: reqwest::Client::new(),
         db,
         mongo,
-        keys,
-        stop_workers,
+        keys: TokenKeys::new(SECRET),
+        servers: std::sync::Mutex::new(vec![server]),
     }
+}
+
+/// Builds and runs one server; its address.
+async fn run_server(settings: &ReplicaSettings) -> (String, RunningServer) {
+    let application = Application::build(settings.serve_settings())
+        .await
+        .expect("the API starts");
+    let address = format!("http://{}", application.address().expect("address"));
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        application
+            .run_until(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+            .expect("the API stops cleanly");
+    });
+    (address, RunningServer { stop, task })
 }
 
 /// Polls `check` every 100 ms until it returns true, failing after `seconds`.
@@ -267,21 +331,42 @@ where
 }
 
 impl TestApp {
-    /// A second API server (its own pool and progress listener) on the same databases, as a
-    /// replica behind a load balancer would be; returns its address.
+    /// A replica: another API server on the same databases, built and run like the first
+    /// (its own pool, progress listener, relay and change-stream consumer), as a replica
+    /// behind a load balancer would be; returns its address.
     pub async fn replica(&self) -> String {
-        let db = pg::connect(&self.database_url, &pg_options())
-            .await
-            .expect("connect");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = format!("http://{}", listener.local_addr().expect("address"));
-        let state = AppState::new(db, &self.mongo, TokenKeys::new(SECRET))
-            .with_limits(self.limits)
-            .with_shared(self.shared.clone());
-        tokio::spawn(serve(listener, state, std::future::pending()));
+        let (address, server) = run_server(&self.replica_settings).await;
+        self.servers.lock().expect("servers").push(server);
         address
+    }
+
+    /// Stops the first `n` servers started (the app itself first, then its replicas in the
+    /// order they started), as on SIGTERM; the others keep running.
+    pub async fn stop_first(&self, n: usize) {
+        let stopped: Vec<RunningServer> = {
+            let mut servers = self.servers.lock().expect("servers");
+            let n = n.min(servers.len());
+            servers.drain(..n).collect()
+        };
+        for server in &stopped {
+            let _ = server.stop.send(true);
+        }
+        for server in stopped {
+            server.task.await.expect("server task");
+        }
+    }
+
+    /// Stops every server of this app (shutdown as on SIGTERM: open requests answered, the
+    /// relay drained, stores closed) and waits until they have stopped.
+    pub async fn stop(&self) {
+        let servers: Vec<RunningServer> =
+            std::mem::take(&mut *self.servers.lock().expect("servers"));
+        for server in &servers {
+            let _ = server.stop.send(true);
+        }
+        for server in servers {
+            server.task.await.expect("server task");
+        }
     }
 
     /// A new tenant with an admin user.

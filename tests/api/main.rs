@@ -16,6 +16,7 @@ mod n_plus_one;
 mod pgbouncer;
 mod playground;
 mod queries;
+mod replicas;
 mod reports;
 mod rollup;
 mod schema;

@@ -6,18 +6,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use goalgraph::app::{REQUEST_TIMEOUT, RequestLimits};
 use goalgraph::store::embedded::{process_is_root, unprivileged_user};
-use goalgraph::store::pg::progress_feed::ProgressFeed;
 use goalgraph::store::pg::{self, Db, PgOptions, Pooling};
-use goalgraph::store::shared::SharedState;
 use goalgraph::sync::reconcile::reconcile;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 use crate::helpers::{
-    ServerUrl, eventually, free_port, fresh_database_named, mongo_uri, serve_app, server_url,
-    with_database,
+    ServerUrl, TestSettings, eventually, free_port, fresh_database_named, mongo_uri, serve_app,
+    server_url, with_database,
 };
 use crate::rollup::stored_matches_recomputation;
 use crate::subscriptions::Subscriber;
@@ -148,25 +145,13 @@ fn pooled_options(statement_timeout: Duration) -> PgOptions {
 async fn the_api_works_through_pgbouncer_in_transaction_pooling_mode() {
     let bouncer = PgBouncer::start().await;
     let (direct_url, name) = fresh_database_named().await;
-    let db = pg::connect(
-        &bouncer.url(&name),
-        &pooled_options(REQUEST_TIMEOUT + Duration::from_secs(5)),
-    )
-    .await
-    .expect("connect through pgbouncer");
-    pg::migrate(&db).await.expect("migrate through pgbouncer");
+    let mut settings = TestSettings::new(bouncer.url(&name), &mongo_uri(), &name);
+    settings.store.pg_pooling = Pooling::Transaction;
+    settings.store.pg_pool = CLIENT_CONNECTIONS;
     // LISTEN needs a session: the feed reaches PostgreSQL directly.
-    let feed = ProgressFeed::start_at(&direct_url).expect("feed");
-    let app = serve_app(
-        db,
-        direct_url,
-        &name,
-        &mongo_uri(),
-        RequestLimits::default(),
-        SharedState::local(),
-        feed,
-    )
-    .await;
+    settings.store.pg_listen_url = Some(direct_url.clone());
+    settings.direct_url = direct_url;
+    let app = serve_app(settings).await;
 
     let tenant = app.tenant("pooled").await;
     let admin = &tenant.admin;

@@ -3,7 +3,7 @@
 
 use goalgraph::app::RequestLimits;
 use goalgraph::http::persisted::sha256_hex;
-use goalgraph::store::shared::{RateLimit, SharedState};
+use goalgraph::store::shared::RateLimit;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, redis_url, spawn_app_sharing};
@@ -32,8 +32,7 @@ fn limited(rate: f64, burst: f64) -> RequestLimits {
 
 #[tokio::test]
 async fn a_tenants_rate_limit_is_shared_by_every_replica_through_redis() {
-    let shared = SharedState::redis(&redis_url()).await.expect("redis");
-    let app = spawn_app_sharing(limited(1.0, 5.0), shared).await;
+    let app = spawn_app_sharing(limited(1.0, 5.0), Some(redis_url())).await;
     let replica = app.replica().await;
     let t = app.tenant("busy").await;
     let other = app.tenant("quiet").await;
@@ -67,7 +66,7 @@ async fn a_tenants_rate_limit_is_shared_by_every_replica_through_redis() {
 
 #[tokio::test]
 async fn without_redis_each_process_keeps_its_own_budget() {
-    let app = spawn_app_sharing(limited(1.0, 2.0), SharedState::local()).await;
+    let app = spawn_app_sharing(limited(1.0, 2.0), None).await;
     let t = app.tenant("local").await;
     let query = json!({ "query": VIEWER });
     for _ in 0..2 {
@@ -83,8 +82,7 @@ async fn without_redis_each_process_keeps_its_own_budget() {
 
 #[tokio::test]
 async fn a_persisted_query_registered_on_one_replica_runs_by_hash_on_another() {
-    let shared = SharedState::redis(&redis_url()).await.expect("redis");
-    let app = spawn_app_sharing(RequestLimits::default(), shared).await;
+    let app = spawn_app_sharing(RequestLimits::default(), Some(redis_url())).await;
     let replica = app.replica().await;
     let t = app.tenant("mobile").await;
     // A query text unique to this run, so nothing registered it before.

@@ -1,6 +1,7 @@
 //! The two stores stay consistent: the outbox relay (with MongoDB down and back), the
 //! change-stream consumer (stopped and restarted mid-stream), and reconcile.
 
+use goalgraph::store::mongo::goal_updates::{GoalUpdates, NewNote};
 use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::sync::activity::{ActivityConsumer, CONSUMER};
 use goalgraph::sync::reconcile::{Difference, reconcile};
@@ -108,10 +109,20 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
         pending(&app.db).await.expect("pending") > 0,
         "the outbox holds what MongoDB missed"
     );
+    // Writes still succeed, so the replica stays in the load balancer, reporting the
+    // degraded store in its body and its metrics.
     let (status, ready) = readiness(&app).await;
-    assert_eq!(status, 503, "{ready}");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["mongodb"], "failing");
     assert_eq!(ready["postgres"], "ok");
+    assert_eq!(ready["degraded"], json!(["mongodb"]));
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("goalgraph_store_up{store=\"mongodb\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("goalgraph_store_up{store=\"postgres\"} 1"));
 
     let restarted = LocalMongo::start_on(venv.as_ref(), Storage::Directory(data.clone()), port)
         .await
@@ -122,7 +133,14 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
     .await;
     let (status, ready) = readiness(&app).await;
     assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "ready");
     assert_eq!(ready["outbox_pending"], 0);
+    assert!(
+        app.get_text("/metrics")
+            .await
+            .contains("goalgraph_store_up{store=\"mongodb\"} 1")
+    );
+    app.stop().await;
     restarted.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(data);
 }
@@ -141,10 +159,11 @@ async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() {
     let app = spawn_app().await;
-    // This test drives its own consumer.
-    let _ = app.stop_workers.send(true);
     let t = app.tenant("acme").await;
     let objective = app.objective(&t.admin, "Grow", None).await;
+    // This test drives its own consumer: the API stops (giving up its consumer's lease), and
+    // notes are written to goal_updates directly, as another replica would.
+    app.stop().await;
     let objective_id = goalgraph::domain::global_id::GlobalId::decode(&objective)
         .expect("id")
         .id;
@@ -169,23 +188,27 @@ async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() 
             .expect("offset")
             .is_some()
     };
+    let updates = GoalUpdates::new(app.mongo.database().clone());
     let add_notes = |n: usize| {
-        let app = &app;
-        let token = t.admin.token.clone();
-        let objective = objective.clone();
+        let updates = updates.clone();
+        let (tenant_id, author_id) = (t.id, t.admin.id);
         async move {
             for i in 0..n {
-                app.gql(
-                    Some(&token),
-                    "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }",
-                    json!({ "o": objective, "b": format!("note {i}") }),
-                )
-                .await
-                .data("/addProgressNote");
+                updates
+                    .add(NewNote {
+                        tenant_id,
+                        objective_id,
+                        key_result_id: None,
+                        kind: "note",
+                        body: format!("note {i}"),
+                        author_id,
+                        source_outbox_id: None,
+                    })
+                    .await
+                    .expect("note");
             }
         }
     };
-
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let consumer = tokio::spawn(
         ActivityConsumer::new(app.db.clone(), app.mongo.clone()).run(async move {

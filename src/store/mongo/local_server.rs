@@ -74,6 +74,11 @@ impl LocalMongo {
         format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
     }
 
+    /// The server's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The server's port.
     pub fn port(&self) -> u16 {
         self.port

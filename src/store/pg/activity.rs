@@ -2,7 +2,7 @@
 //! consumer maintains, read by dashboards.
 
 use super::Db;
-use sea_orm::FromQueryResult;
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::scoped::sql;
 use crate::store::StoreResult;
@@ -38,4 +38,111 @@ impl ActivityRepo {
         .all(&self.db)
         .await?)
     }
+}
+
+/// The summary of one objective as reconcile computes it from goal_updates.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct Summary {
+    pub objective_id: i64,
+    pub update_count: i64,
+    pub last_update_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_author_id: Option<i64>,
+}
+
+/// Counts one more progress note (the change-stream consumer, once per note): the count goes
+/// up by one, and the latest note's time and author are kept.
+pub async fn count_update(
+    txn: &impl ConnectionTrait,
+    tenant_id: i64,
+    objective_id: i64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    author_id: Option<i64>,
+) -> StoreResult<()> {
+    txn.execute_raw(sql(
+        r#"
+        INSERT INTO objective_activity
+               (tenant_id, objective_id, update_count, last_update_at, last_author_id)
+        VALUES ($1, $2, 1, $3, $4)
+        ON CONFLICT (tenant_id, objective_id) DO UPDATE SET
+            update_count = objective_activity.update_count + 1,
+            -- notes may arrive out of time order: the author of the latest one wins
+            last_author_id = CASE WHEN objective_activity.last_update_at IS NULL
+                                    OR EXCLUDED.last_update_at >= objective_activity.last_update_at
+                                  THEN EXCLUDED.last_author_id
+                                  ELSE objective_activity.last_author_id END,
+            last_update_at = GREATEST(objective_activity.last_update_at, EXCLUDED.last_update_at)
+        "#,
+        [
+            tenant_id.into(),
+            objective_id.into(),
+            created_at.into(),
+            author_id.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Records that an objective's custom fields changed at `at`.
+pub async fn fields_changed(
+    txn: &impl ConnectionTrait,
+    tenant_id: i64,
+    objective_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    txn.execute_raw(sql(
+        "INSERT INTO objective_activity (tenant_id, objective_id, custom_fields_changed_at) \
+         VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, objective_id) DO UPDATE SET \
+           custom_fields_changed_at = EXCLUDED.custom_fields_changed_at",
+        [tenant_id.into(), objective_id.into(), at.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The tenant's stored summaries of objectives that have notes.
+pub async fn summaries(db: &Db, tenant_id: i64) -> StoreResult<Vec<Summary>> {
+    Ok(Summary::find_by_statement(sql(
+        "SELECT objective_id, update_count, last_update_at, last_author_id \
+         FROM objective_activity WHERE tenant_id = $1 AND update_count > 0",
+        [tenant_id.into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// Replaces an objective's summary with `summary` as recomputed by reconcile (`None`: it has
+/// no notes).
+pub async fn overwrite_summary(
+    db: &Db,
+    tenant_id: i64,
+    objective_id: i64,
+    summary: Option<&Summary>,
+) -> StoreResult<()> {
+    let statement = match summary {
+        Some(s) => sql(
+            "INSERT INTO objective_activity \
+               (tenant_id, objective_id, update_count, last_update_at, last_author_id) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, objective_id) DO UPDATE SET \
+               update_count = EXCLUDED.update_count, last_update_at = EXCLUDED.last_update_at, \
+               last_author_id = EXCLUDED.last_author_id",
+            [
+                tenant_id.into(),
+                objective_id.into(),
+                s.update_count.into(),
+                s.last_update_at.into(),
+                s.last_author_id.into(),
+            ],
+        ),
+        None => sql(
+            "UPDATE objective_activity \
+             SET update_count = 0, last_update_at = NULL, last_author_id = NULL \
+             WHERE tenant_id = $1 AND objective_id = $2",
+            [tenant_id.into(), objective_id.into()],
+        ),
+    };
+    db.execute_raw(statement).await?;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::entity::{check_in, key_result, user};
 use super::objectives::visible_one;
-use super::outbox::record_check_in_note;
+use super::outbox::{CheckInNote, record_check_in_note};
 use super::scoped::{begin_tenant_write, grouped_by, require, sql};
 use super::{rollup, visibility};
 use crate::domain::access::Viewer;
@@ -198,11 +198,13 @@ impl KeyResultRepo {
             record_check_in_note(
                 &txn,
                 viewer.tenant_id,
-                objective_id,
-                command.key_result_id,
-                recorded.id,
-                viewer.user_id,
-                note,
+                CheckInNote {
+                    objective_id,
+                    key_result_id: command.key_result_id,
+                    check_in_id: recorded.id,
+                    author_id: viewer.user_id,
+                    body: note.clone(),
+                },
             )
             .await?;
         }

@@ -2,6 +2,7 @@
 //! SQL lives in this module tree; resolvers and loaders call repository methods only.
 
 pub mod activity;
+pub mod change_stream;
 pub mod db;
 pub mod entity;
 pub mod key_results;
@@ -82,21 +83,24 @@ pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<Db> {
     })
 }
 
-/// Applies every pending migration.
-///
-/// Through a transaction pooler all of them run in one transaction, so the migrator's own
-/// bookkeeping queries stay on one server connection.
+/// Applies every pending migration, in one transaction that first takes an advisory lock:
+/// replicas starting at once migrate one after another (the later ones find nothing to do),
+/// and through a transaction pooler the migrator's bookkeeping stays on one server connection.
 pub async fn migrate(db: &Db) -> StoreResult<()> {
-    match db.pooling() {
-        Pooling::Session => migration::Migrator::up(db.connection(), None).await?,
-        Pooling::Transaction => {
-            let txn = db.begin().await?;
-            migration::Migrator::up(&txn, None).await?;
-            txn.commit().await?;
-        }
-    }
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [MIGRATION_LOCK.into()],
+    ))
+    .await?;
+    migration::Migrator::up(&txn, None).await?;
+    txn.commit().await?;
     Ok(())
 }
+
+/// The key of the migrations' advisory lock.
+const MIGRATION_LOCK: i64 = 7_735_357_805;
 
 /// Creates the `check_ins` partitions for this fiscal year and the next `years_ahead`.
 pub async fn ensure_check_in_partitions(db: &Db, years_ahead: i32) -> StoreResult<Vec<String>> {

@@ -9,10 +9,9 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::json;
 
 use super::entity::{cycle, objective, team, user};
-use super::outbox::{ObjectiveEvent, record_objective};
+use super::outbox::{MoveOrigin, ObjectiveEvent, record_move, record_objective};
 use super::scoped::{begin_tenant_write, by_ids, require};
 use super::{progress_feed, rollup, tree, visibility};
 use crate::domain::access::Viewer;
@@ -171,7 +170,7 @@ impl ObjectiveRepo {
         }
         .insert(&txn)
         .await?;
-        record_objective(&txn, ObjectiveEvent::Created, &created, json!({})).await?;
+        record_objective(&txn, ObjectiveEvent::Created, &created).await?;
         rollup::refresh(
             &txn,
             viewer.tenant_id,
@@ -233,7 +232,7 @@ impl ObjectiveRepo {
         }
         mark_changed(&mut active, version);
         let updated = active.update(&txn).await?;
-        record_objective(&txn, ObjectiveEvent::Updated, &updated, json!({})).await?;
+        record_objective(&txn, ObjectiveEvent::Updated, &updated).await?;
         if status_changed {
             progress_feed::announce_current(&txn, viewer.tenant_id, &[id]).await?;
         }
@@ -278,11 +277,13 @@ impl ObjectiveRepo {
         active.parent_id = Set(new_parent);
         mark_changed(&mut active, version);
         let moved = active.update(&txn).await?;
-        record_objective(
+        record_move(
             &txn,
-            ObjectiveEvent::Moved,
             &moved,
-            json!({ "from_parent_id": old_parent, "from_path": from_path }),
+            MoveOrigin {
+                from_parent_id: old_parent,
+                from_path,
+            },
         )
         .await?;
         let seeds: Vec<i64> = old_parent.into_iter().chain(new_parent).collect();
@@ -305,7 +306,7 @@ impl ObjectiveRepo {
         active.archived_at = Set(Some(Utc::now()));
         mark_changed(&mut active, version);
         let archived = active.update(&txn).await?;
-        record_objective(&txn, ObjectiveEvent::Archived, &archived, json!({})).await?;
+        record_objective(&txn, ObjectiveEvent::Archived, &archived).await?;
         rollup::refresh(
             &txn,
             viewer.tenant_id,
@@ -337,7 +338,7 @@ impl ObjectiveRepo {
             .filter(objective::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        record_objective(&txn, ObjectiveEvent::Deleted, &current, json!({})).await?;
+        record_objective(&txn, ObjectiveEvent::Deleted, &current).await?;
         rollup::refresh(
             &txn,
             viewer.tenant_id,

@@ -1,9 +1,15 @@
 //! Appends change events to the transactional outbox, in the writer's transaction, for the
 //! relay that keeps MongoDB's goal_trees in step.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, FromQueryResult};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
 
+use super::Db;
 use super::entity::{objective, outbox};
+use super::scoped::sql;
 use super::tree::materialized_path;
 use crate::store::StoreResult;
 
@@ -42,39 +48,159 @@ impl ObjectiveEvent {
     }
 }
 
-/// Records `event` for `objective` (its state after the change) with `extra` details. The
-/// payload carries the objective's materialised path as PostgreSQL sees it in this
-/// transaction, so the relay never derives a path from MongoDB's possibly lagging state.
+/// An objective as the writing transaction left it; every objective event carries one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveSnapshot {
+    pub objective_id: i64,
+    pub parent_id: Option<i64>,
+    /// Its materialised path as PostgreSQL saw it in the writing transaction, so the relay
+    /// never derives a path from MongoDB's possibly lagging state.
+    pub path: String,
+    pub title: String,
+    pub status: String,
+    pub visibility: String,
+    pub archived: bool,
+    pub version: i32,
+}
+
+/// Where a moved objective was before the move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoveOrigin {
+    pub from_parent_id: Option<i64>,
+    pub from_path: String,
+}
+
+/// A progress note given with a check-in, for goal_updates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckInNote {
+    pub objective_id: i64,
+    pub key_result_id: i64,
+    pub check_in_id: i64,
+    pub author_id: i64,
+    pub body: String,
+}
+
+/// An objective event's stored payload: the snapshot's fields with the event's details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ObjectivePayload<D> {
+    #[serde(flatten)]
+    objective: ObjectiveSnapshot,
+    details: D,
+}
+
+/// Details of an objective event that has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct NoDetails {}
+
+/// One outbox event, typed: what writers record and the relay applies. A stored payload that
+/// lacks a field is an error when decoded, never a silent default.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxEvent {
+    /// Created, updated, archived or deleted (never [`ObjectiveEvent::Moved`]).
+    Objective(ObjectiveEvent, ObjectiveSnapshot),
+    Moved(ObjectiveSnapshot, MoveOrigin),
+    CheckInNoted(CheckInNote),
+}
+
+impl OutboxEvent {
+    /// The stored `event_type`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            OutboxEvent::Objective(kind, _) => kind.as_str(),
+            OutboxEvent::Moved(..) => ObjectiveEvent::Moved.as_str(),
+            OutboxEvent::CheckInNoted(_) => CHECK_IN_NOTE_EVENT,
+        }
+    }
+
+    fn payload(&self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            OutboxEvent::Objective(_, objective) => serde_json::to_value(ObjectivePayload {
+                objective: objective.clone(),
+                details: NoDetails {},
+            }),
+            OutboxEvent::Moved(objective, origin) => serde_json::to_value(ObjectivePayload {
+                objective: objective.clone(),
+                details: origin.clone(),
+            }),
+            OutboxEvent::CheckInNoted(note) => serde_json::to_value(note),
+        }
+    }
+
+    /// Decodes a stored event; the error says what is wrong with it.
+    pub fn decode(event_type: &str, payload: &serde_json::Value) -> Result<Self, String> {
+        let invalid = |err: serde_json::Error| format!("{event_type}: {err}");
+        if event_type == CHECK_IN_NOTE_EVENT {
+            return Ok(OutboxEvent::CheckInNoted(
+                CheckInNote::deserialize(payload).map_err(invalid)?,
+            ));
+        }
+        match ObjectiveEvent::parse(event_type) {
+            Some(ObjectiveEvent::Moved) => {
+                let ObjectivePayload { objective, details } =
+                    ObjectivePayload::<MoveOrigin>::deserialize(payload).map_err(invalid)?;
+                Ok(OutboxEvent::Moved(objective, details))
+            }
+            Some(kind) => {
+                let ObjectivePayload { objective, .. } =
+                    ObjectivePayload::<NoDetails>::deserialize(payload).map_err(invalid)?;
+                Ok(OutboxEvent::Objective(kind, objective))
+            }
+            None => Err(format!("unknown event type {event_type:?}")),
+        }
+    }
+}
+
+/// The snapshot of `objective` as this transaction sees it (its path included).
+pub async fn snapshot(
+    txn: &impl ConnectionTrait,
+    objective: &objective::Model,
+) -> StoreResult<ObjectiveSnapshot> {
+    let path =
+        materialized_path(txn, objective.tenant_id, objective.parent_id, objective.id).await?;
+    Ok(ObjectiveSnapshot {
+        objective_id: objective.id,
+        parent_id: objective.parent_id,
+        path,
+        title: objective.title.clone(),
+        status: objective.status.clone(),
+        visibility: objective.visibility.clone(),
+        archived: objective.archived_at.is_some(),
+        version: objective.version,
+    })
+}
+
+/// Records `event` for `objective` (its state after the change).
 pub async fn record_objective(
     txn: &impl ConnectionTrait,
     event: ObjectiveEvent,
     objective: &objective::Model,
-    extra: serde_json::Value,
 ) -> StoreResult<()> {
-    let path =
-        materialized_path(txn, objective.tenant_id, objective.parent_id, objective.id).await?;
-    let payload = serde_json::json!({
-        "objective_id": objective.id,
-        "parent_id": objective.parent_id,
-        "path": path,
-        "title": objective.title,
-        "status": objective.status,
-        "visibility": objective.visibility,
-        "archived": objective.archived_at.is_some(),
-        "version": objective.version,
-        "details": extra,
-    });
-    outbox::ActiveModel {
-        tenant_id: Set(objective.tenant_id),
-        aggregate_type: Set("objective".into()),
-        aggregate_id: Set(objective.id),
-        event_type: Set(event.as_str().into()),
-        payload: Set(payload),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
+    let snapshot = snapshot(txn, objective).await?;
+    record(
+        txn,
+        objective.tenant_id,
+        "objective",
+        objective.id,
+        &OutboxEvent::Objective(event, snapshot),
+    )
+    .await
+}
+
+/// Records the move of `objective` (its state after the move) from `origin`.
+pub async fn record_move(
+    txn: &impl ConnectionTrait,
+    objective: &objective::Model,
+    origin: MoveOrigin,
+) -> StoreResult<()> {
+    let snapshot = snapshot(txn, objective).await?;
+    record(
+        txn,
+        objective.tenant_id,
+        "objective",
+        objective.id,
+        &OutboxEvent::Moved(snapshot, origin),
+    )
+    .await
 }
 
 /// Records a progress note given with a check-in, for the relay to add to goal_updates: the
@@ -82,24 +208,35 @@ pub async fn record_objective(
 pub async fn record_check_in_note(
     txn: &impl ConnectionTrait,
     tenant_id: i64,
-    objective_id: i64,
-    key_result_id: i64,
-    check_in_id: i64,
-    author_id: i64,
-    body: &str,
+    note: CheckInNote,
 ) -> StoreResult<()> {
+    let key_result_id = note.key_result_id;
+    record(
+        txn,
+        tenant_id,
+        "key_result",
+        key_result_id,
+        &OutboxEvent::CheckInNoted(note),
+    )
+    .await
+}
+
+async fn record(
+    txn: &impl ConnectionTrait,
+    tenant_id: i64,
+    aggregate_type: &str,
+    aggregate_id: i64,
+    event: &OutboxEvent,
+) -> StoreResult<()> {
+    let payload = event
+        .payload()
+        .map_err(|err| sea_orm::DbErr::Json(format!("outbox payload: {err}")))?;
     outbox::ActiveModel {
         tenant_id: Set(tenant_id),
-        aggregate_type: Set("key_result".into()),
-        aggregate_id: Set(key_result_id),
-        event_type: Set(CHECK_IN_NOTE_EVENT.into()),
-        payload: Set(serde_json::json!({
-            "objective_id": objective_id,
-            "key_result_id": key_result_id,
-            "check_in_id": check_in_id,
-            "author_id": author_id,
-            "body": body,
-        })),
+        aggregate_type: Set(aggregate_type.into()),
+        aggregate_id: Set(aggregate_id),
+        event_type: Set(event.event_type().into()),
+        payload: Set(payload),
         ..Default::default()
     }
     .insert(txn)
@@ -109,6 +246,103 @@ pub async fn record_check_in_note(
 
 /// The event type of [`record_check_in_note`].
 pub const CHECK_IN_NOTE_EVENT: &str = "check_in.noted";
+
+/// An event waiting for the relay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvent {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub aggregate_id: i64,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+}
+
+/// In `txn`, takes the relay's transaction-scoped advisory lock (one relay at a time across
+/// replicas) and returns up to `limit` pending events in id order; `None` when another relay
+/// holds the lock.
+pub async fn claim_pending(
+    txn: &DatabaseTransaction,
+    limit: u64,
+) -> StoreResult<Option<Vec<PendingEvent>>> {
+    let locked = txn
+        .query_one_raw(sql(
+            "SELECT pg_try_advisory_xact_lock($1, 0) AS locked",
+            [RELAY_LOCK.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "locked"))
+        .transpose()?
+        .unwrap_or(false);
+    if !locked {
+        return Ok(None);
+    }
+    let pending = outbox::Entity::find()
+        .filter(outbox::Column::ProcessedAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit)
+        .all(txn)
+        .await?;
+    Ok(Some(
+        pending
+            .into_iter()
+            .map(|row| PendingEvent {
+                id: row.id,
+                tenant_id: row.tenant_id,
+                aggregate_id: row.aggregate_id,
+                event_type: row.event_type,
+                payload: row.payload,
+            })
+            .collect(),
+    ))
+}
+
+/// Marks `ids` relayed (in the claiming transaction).
+pub async fn mark_relayed(txn: &DatabaseTransaction, ids: &[i64]) -> StoreResult<()> {
+    txn.execute_raw(sql(
+        "UPDATE outbox SET processed_at = now() WHERE id = ANY($1)",
+        [ids.to_vec().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Deletes events relayed more than `retention` ago, keeping the newest row (its id is the
+/// high-water mark [`high_water`] reads); returns how many went.
+pub async fn prune_relayed(db: &Db, retention: std::time::Duration) -> StoreResult<u64> {
+    let result = db
+        .execute_raw(sql(
+            r#"
+            DELETE FROM outbox
+             WHERE processed_at < now() - make_interval(secs => $1)
+               -- the newest event stays: reconcile reads the high-water mark from it
+               AND id < (SELECT max(id) FROM outbox)
+            "#,
+            [retention.as_secs_f64().into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// The id of the newest event written: events after it have higher ids.
+pub async fn high_water(db: &Db) -> StoreResult<i64> {
+    Ok(db
+        .query_one_raw(sql("SELECT COALESCE(max(id), 0) AS id FROM outbox", []))
+        .await?
+        .map(|row| row.try_get("", "id"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Events not yet relayed (the relay's lag, for tests and tools).
+pub async fn pending_count(db: &Db) -> StoreResult<u64> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::ProcessedAt.is_null())
+        .count(db)
+        .await?)
+}
+
+/// The key of the relay's advisory lock.
+const RELAY_LOCK: i32 = 1_735_357_804;
 
 /// How far the two sync directions are behind, for `/metrics` and `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, FromQueryResult)]
@@ -125,7 +359,7 @@ pub struct SyncStatus {
 
 /// The current [`SyncStatus`], in one statement.
 pub async fn sync_status(db: &impl ConnectionTrait) -> StoreResult<SyncStatus> {
-    let statement = crate::store::pg::scoped::sql(
+    let statement = sql(
         "SELECT \
            (SELECT count(*) FROM outbox WHERE processed_at IS NULL) AS outbox_pending, \
            (SELECT COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 \
