@@ -70,6 +70,10 @@ pub struct StoreArgs {
     /// MongoDB database name.
     #[arg(long, env = "MONGODB_DATABASE", default_value = "goalgraph")]
     pub mongodb_database: String,
+    /// Python venv for the local MongoDB-compatible server (default: <data-dir>/venv;
+    /// created and SecantusDB installed into it on first use).
+    #[arg(long, env = "GOALGRAPH_MONGODB_VENV")]
+    pub mongodb_venv: Option<PathBuf>,
 }
 
 /// The secret tokens are signed with.

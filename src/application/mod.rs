@@ -39,6 +39,17 @@ pub struct ServeSettings {
     pub pg_acquire_timeout: Duration,
 }
 
+/// The PostgreSQL connection settings `serve` uses for `store`.
+pub fn serve_pg_options(store: &StoreArgs, acquire_timeout: Duration) -> PgOptions {
+    PgOptions {
+        max_connections: store.pg_pool,
+        acquire_timeout,
+        // PostgreSQL itself stops a statement a request no longer waits for.
+        statement_timeout: Some(REQUEST_TIMEOUT + Duration::from_secs(5)),
+        pooling: store.pg_pooling,
+    }
+}
+
 /// A built server, not yet serving.
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -59,13 +70,7 @@ impl Application {
                         own, which a transaction pooler cannot give"
                 .into());
         }
-        let options = PgOptions {
-            max_connections: store.pg_pool,
-            acquire_timeout: settings.pg_acquire_timeout,
-            // PostgreSQL itself stops a statement a request no longer waits for.
-            statement_timeout: Some(REQUEST_TIMEOUT + Duration::from_secs(5)),
-            pooling: store.pg_pooling,
-        };
+        let options = serve_pg_options(store, settings.pg_acquire_timeout);
         let stores = OpenStores::open(store, options, Opener::Serve).await?;
         stores.ensure_indexes_in_background();
         let first_start = if stores.started_postgres {

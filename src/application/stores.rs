@@ -73,8 +73,12 @@ impl OpenStores {
                         postgres = Some(server);
                     }
                     if mongodb_uri.is_none() {
+                        let venv = store
+                            .mongodb_venv
+                            .clone()
+                            .unwrap_or_else(|| store.data_dir.join("venv"));
                         let server = LocalMongo::start(
-                            &store.data_dir.join("venv"),
+                            &venv,
                             Storage::Directory(store.data_dir.join("mongodb")),
                         )
                         .await?;

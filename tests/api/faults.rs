@@ -149,28 +149,44 @@ impl ApiProcess {
         filter: &str,
         log: Option<std::fs::File>,
     ) -> Self {
-        let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        let mut command = goalgraph_command("serve", data_dir);
+        command
             .env("DATABASE_URL", database_url)
             .env("MONGODB_URI", mongo_uri())
             .env("MONGODB_DATABASE", mongo_database)
-            .env("GOALGRAPH_JWT_SECRET", SECRET)
-            .env("GOALGRAPH_DATA_DIR", data_dir)
-            .env("GOALGRAPH_RATE_LIMIT", "0")
             .env("RUST_LOG", filter)
             .env(
                 "GOALGRAPH_LOG_FORMAT",
                 if log.is_some() { "json" } else { "text" },
             )
-            .stderr(log.map_or_else(std::process::Stdio::inherit, std::process::Stdio::from))
+            .stderr(log.map_or_else(std::process::Stdio::inherit, std::process::Stdio::from));
+        Self::spawn(command, Duration::from_secs(30)).await
+    }
+
+    /// `goalgraph serve` on the embedded defaults under `data_dir`: its own PostgreSQL and
+    /// MongoDB-compatible server, as the README's first command runs it.
+    async fn start_embedded(data_dir: &std::path::Path) -> Self {
+        Self::spawn(
+            goalgraph_command("serve", data_dir),
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// Spawns `command` (a `goalgraph serve`) on a free port and waits up to `limit` for it
+    /// to answer.
+    async fn spawn(mut command: tokio::process::Command, limit: Duration) -> Self {
+        let port = free_port();
+        let child = command
+            .args(["--bind", &format!("127.0.0.1:{port}")])
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("goalgraph serve");
         let address = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        for _ in 0..300 {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
             if client
                 .get(format!("{address}/healthz"))
                 .send()
@@ -181,7 +197,7 @@ impl ApiProcess {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("goalgraph serve did not start");
+        panic!("goalgraph serve did not start within {limit:?}");
     }
 
     /// SIGTERM: stop accepting, finish open requests, drain the relay; the exit status.
@@ -202,6 +218,24 @@ impl ApiProcess {
         self.child.start_kill().expect("kill");
         let _ = self.child.wait().await;
     }
+}
+
+/// `goalgraph <subcommand>` with the suite's token secret, no rate limit, and `data_dir`
+/// (whose embedded MongoDB-compatible server uses the suite's venv).
+fn goalgraph_command(subcommand: &str, data_dir: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"));
+    command
+        .arg(subcommand)
+        .env_remove("DATABASE_URL")
+        .env_remove("MONGODB_URI")
+        .env("GOALGRAPH_JWT_SECRET", SECRET)
+        .env("GOALGRAPH_DATA_DIR", data_dir)
+        .env("GOALGRAPH_RATE_LIMIT", "0")
+        .env(
+            "GOALGRAPH_MONGODB_VENV",
+            std::env::var("GOALGRAPH_TEST_MONGO_VENV").expect("GOALGRAPH_TEST_MONGO_VENV"),
+        );
+    command
 }
 
 /// A migrated database of its own with one tenant, an admin token for it, and a data
@@ -515,5 +549,263 @@ async fn logs_are_json_lines_with_request_ids_and_never_show_tokens_or_secrets()
         with_request_id > 0,
         "no log line carries the request id:\n{logs}"
     );
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+/// A data directory for embedded servers that PostgreSQL (run as another user when the suite
+/// is root) may enter.
+fn embedded_data_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gg-embedded-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The first tenant's admin token on a fresh embedded instance (tenant 1, user 1).
+fn first_admin_token() -> String {
+    TokenKeys::new(SECRET.as_bytes()).issue(1, 1, Role::Admin, 3600)
+}
+
+async fn create_objective(client: &reqwest::Client, address: &str, title: &str) -> Value {
+    post(
+        client,
+        address,
+        &first_admin_token(),
+        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }",
+        json!({ "i": { "title": title } }),
+    )
+    .await
+}
+
+async fn objective_titles(client: &reqwest::Client, address: &str) -> Vec<String> {
+    let body = post(
+        client,
+        address,
+        &first_admin_token(),
+        "{ objectives(first: 100) { edges { node { title } } } }",
+        json!({}),
+    )
+    .await;
+    body["data"]["objectives"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("objectives: {body}"))
+        .iter()
+        .map(|edge| edge["node"]["title"].as_str().expect("title").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn embedded_serve_restarts_after_sigkill_twice_in_a_row_with_its_data() {
+    let data_dir = embedded_data_dir("sigkill");
+    let client = reqwest::Client::new();
+    let first = ApiProcess::start_embedded(&data_dir).await;
+    let created = create_objective(&client, &first.address, "before the crash").await;
+    assert!(created.get("errors").is_none(), "{created}");
+    first.kill().await;
+    // The orphaned PostgreSQL and MongoDB-compatible server are reclaimed: the restart
+    // comes up within 30 s (ApiProcess's limit), twice in a row.
+    let second = ApiProcess::start_embedded(&data_dir).await;
+    assert_eq!(
+        objective_titles(&client, &second.address).await,
+        vec!["before the crash"]
+    );
+    let created = create_objective(&client, &second.address, "between the crashes").await;
+    assert!(created.get("errors").is_none(), "{created}");
+    second.kill().await;
+    let third = ApiProcess::start_embedded(&data_dir).await;
+    let mut titles = objective_titles(&client, &third.address).await;
+    titles.sort();
+    assert_eq!(titles, vec!["before the crash", "between the crashes"]);
+    assert!(third.terminate().await.success());
+    // A clean stop leaves nothing running: the next start needs no reclaiming either.
+    let fourth = ApiProcess::start_embedded(&data_dir).await;
+    assert!(fourth.terminate().await.success());
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test]
+async fn subcommands_and_a_second_serve_leave_a_running_embedded_instance_serving() {
+    let data_dir = embedded_data_dir("shared");
+    let client = reqwest::Client::new();
+    let serving = ApiProcess::start_embedded(&data_dir).await;
+    let created = create_objective(&client, &serving.address, "live").await;
+    assert!(created.get("errors").is_none(), "{created}");
+
+    // Requests flow while `reconcile` runs against the same data directory.
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let (client, address, stop) = (client.clone(), serving.address.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut answered, mut failed) = (0, 0);
+            while !stop.load(Ordering::Relaxed) || answered == 0 {
+                let body = create_objective(&client, &address, "during reconcile").await;
+                if body.get("errors").is_none() {
+                    answered += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            (answered, failed)
+        })
+    };
+    let reconciled = goalgraph_command("reconcile", &data_dir)
+        .args(["--tenant", "1"])
+        .output()
+        .await
+        .expect("reconcile");
+    stop.store(true, Ordering::Relaxed);
+    let (answered, failed) = traffic.await.expect("traffic");
+    let output = String::from_utf8_lossy(&reconciled.stdout);
+    assert!(
+        reconciled
+            .status
+            .code()
+            .is_some_and(|code| code == 0 || code == 2),
+        "reconcile failed: {output}{}",
+        String::from_utf8_lossy(&reconciled.stderr)
+    );
+    assert!(output.contains("tenant 1:"), "{output}");
+    assert_eq!(failed, 0, "{failed} requests failed while reconcile ran");
+    assert!(answered > 0);
+    let ready = client
+        .get(format!("{}/readyz", serving.address))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "the instance's stores still run"
+    );
+
+    // A second `serve` on the same directory refuses, and the first keeps serving.
+    let second = goalgraph_command("serve", &data_dir)
+        .args(["--bind", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .await
+        .expect("second serve");
+    assert!(!second.status.success());
+    let refusal = String::from_utf8_lossy(&second.stderr);
+    assert!(refusal.contains("in use"), "{refusal}");
+    let created = create_objective(&client, &serving.address, "after the refusal").await;
+    assert!(created.get("errors").is_none(), "{created}");
+    assert!(serving.terminate().await.success());
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test]
+async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_processes() {
+    let ProcessFixture {
+        database_url,
+        name,
+        db,
+        tenant,
+        token,
+        data_dir,
+    } = ProcessFixture::new("replicas").await;
+    let mongo = MongoStore::connect(&mongo_uri(), &name)
+        .await
+        .expect("mongo");
+    let client = reqwest::Client::new();
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(ApiProcess::start(&database_url, &name, &data_dir.join(i.to_string())).await);
+    }
+    let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
+    let create =
+        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+    let root = post(
+        &client,
+        &addresses[0],
+        &token,
+        create,
+        json!({ "i": { "title": "root" } }),
+    )
+    .await;
+    let root = root["data"]["createObjective"]["objective"]["id"]
+        .as_str()
+        .expect("root")
+        .to_owned();
+    let note = "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }";
+    // A burst spread over the three processes; the first (whose consumer took the lease when
+    // it started) is killed with SIGKILL when half of it has been sent.
+    let wave = |range: std::ops::Range<usize>, targets: Vec<String>| {
+        let (client, token, root) = (client.clone(), token.clone(), root.clone());
+        async move {
+            let requests = range.map(|i| {
+                let (client, token, root) = (client.clone(), token.clone(), root.clone());
+                let address = targets[i % targets.len()].clone();
+                async move {
+                    let (query, variables) = if i % 3 == 0 {
+                        (note, json!({ "o": root, "b": format!("note {i}") }))
+                    } else {
+                        (
+                            create,
+                            json!({ "i": { "title": format!("o{i}"), "parentId": root } }),
+                        )
+                    };
+                    let response = client
+                        .post(format!("{address}/graphql"))
+                        .bearer_auth(&token)
+                        .json(&json!({ "query": query, "variables": variables }))
+                        .send()
+                        .await;
+                    match response {
+                        Ok(response) => response
+                            .json::<Value>()
+                            .await
+                            .is_ok_and(|body| body.get("errors").is_none()),
+                        Err(_) => false,
+                    }
+                }
+            });
+            futures::future::join_all(requests).await
+        }
+    };
+    let first_half = tokio::spawn(wave(0..90, addresses.clone()));
+    let killed = replicas.remove(0);
+    eventually(20, "part of the burst to land", || async {
+        pending(&db).await.unwrap_or(0) > 0 || note_count(&db, tenant.id).await > 0
+    })
+    .await;
+    killed.kill().await;
+    let acknowledged_before = first_half.await.expect("first half");
+    let acknowledged_after = wave(90..180, addresses[1..].to_vec()).await;
+    assert!(
+        acknowledged_after.iter().all(|ok| *ok),
+        "the survivors answer every request"
+    );
+    let acknowledged = acknowledged_before
+        .iter()
+        .chain(&acknowledged_after)
+        .filter(|ok| **ok)
+        .count();
+    eventually(60, "both stores to converge after the kill", || async {
+        pending(&db).await.unwrap_or(1) == 0
+            && reconcile(&db, &mongo, tenant.id, false)
+                .await
+                .is_ok_and(|report| report.differences.is_empty())
+    })
+    .await;
+    let counted = note_count(&db, tenant.id).await;
+    let acknowledged_notes = acknowledged_before
+        .iter()
+        .chain(&acknowledged_after)
+        .enumerate()
+        .filter(|(i, ok)| i % 3 == 0 && **ok)
+        .count() as i64;
+    assert!(
+        counted >= acknowledged_notes,
+        "an acknowledged note was lost"
+    );
+    eprintln!(
+        "3 processes, one SIGKILLed mid-burst: {acknowledged} of 180 writes acknowledged, \
+         {counted} notes counted ({acknowledged_notes} acknowledged), 0 differences"
+    );
+    for replica in replicas {
+        replica.kill().await;
+    }
     let _ = std::fs::remove_dir_all(data_dir);
 }

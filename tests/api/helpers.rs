@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use goalgraph::app::RequestLimits;
-use goalgraph::application::{Application, ServeSettings};
+use goalgraph::application::{Application, ServeSettings, serve_pg_options};
 use goalgraph::auth::TokenKeys;
 use goalgraph::config::StoreArgs;
 use goalgraph::domain::role::Role;
@@ -12,7 +12,7 @@ use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::entity::user;
 use goalgraph::store::pg::org::{NewUser, OrgRepo};
-use goalgraph::store::pg::{self, Db, PgOptions};
+use goalgraph::store::pg::{self, Db};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -241,6 +241,7 @@ impl TestSettings {
                 pg_listen_url: None,
                 mongodb_uri: Some(mongo_uri.to_owned()),
                 mongodb_database: name.to_owned(),
+                mongodb_venv: None,
             },
             limits: RequestLimits::default(),
             redis_url: None,
@@ -268,10 +269,16 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
         acquire_timeout: settings.acquire_timeout,
     };
     let (address, server) = run_server(&replica_settings).await;
-    // The test's own handles on the stores (they outlive the servers they check).
-    let db = pg::connect(&settings.direct_url, &PgOptions::default())
-        .await
-        .expect("connect");
+    // The test's own handles on the stores (they outlive the servers they check), with the
+    // connection settings the servers use.
+    let mut direct = replica_settings.store.clone();
+    direct.pg_pooling = goalgraph::store::pg::Pooling::Session;
+    let db = pg::connect(
+        &settings.direct_url,
+        &serve_pg_options(&direct, replica_settings.acquire_timeout),
+    )
+    .await
+    .expect("connect");
     let mongo = MongoStore::connect(
         replica_settings
             .store
