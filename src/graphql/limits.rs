@@ -54,10 +54,13 @@ pub fn rejection(code: &str, message: impl Into<String>) -> ServerError {
 /// Gives async-graphql's own limit errors (depth, parser recursion, complexity) their codes and a message that
 /// says what to change; `None` for any other error.
 pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
+    // Validation's depth limit, the executor's recursion limit, and the parser's recursion
+    // limit (about 64 levels, reached before validation runs) all mean the same thing.
     let too_deep = error.message == "Query is nested too deep."
         || error
             .message
-            .starts_with("The recursion depth of the query cannot be greater than");
+            .starts_with("The recursion depth of the query cannot be greater than")
+        || error.message.contains("recursion limit exceeded");
     match error.message.as_str() {
         _ if too_deep => Some((
             "QUERY_TOO_DEEP",

@@ -11,6 +11,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::context::{decode_id, encode_id, stores, viewer};
 use super::enums::ObjectiveStatus;
+use crate::domain::access::Viewer;
 use crate::domain::global_id::NodeKind;
 use crate::error::AppError;
 use crate::store::pg::progress_feed::{ProgressFeed, ProgressNotice};
@@ -49,7 +50,8 @@ pub struct ProgressChange {
 }
 
 impl ProgressChange {
-    fn from_notice(notice: &ProgressNotice) -> Option<Self> {
+    /// The change as `viewer` may see it: ancestors it may not see are left out.
+    fn from_notice(notice: &ProgressNotice, viewer: &Viewer) -> Option<Self> {
         let status = notice
             .status
             .parse::<crate::domain::objective::ObjectiveStatus>()
@@ -57,9 +59,8 @@ impl ProgressChange {
         Some(Self {
             objective_id: encode_id(NodeKind::Objective, notice.objective_id),
             ancestor_ids: notice
-                .ancestors
-                .iter()
-                .map(|id| encode_id(NodeKind::Objective, *id))
+                .ancestors_visible_to(viewer)
+                .map(|id| encode_id(NodeKind::Objective, id))
                 .collect(),
             progress: notice.progress,
             status: status.into(),
@@ -110,7 +111,7 @@ impl SubscriptionRoot {
             .filter_map(move |notice| {
                 let change = notice
                     .concerns(&viewer, under)
-                    .then(|| ProgressChange::from_notice(&notice))
+                    .then(|| ProgressChange::from_notice(&notice, &viewer))
                     .flatten();
                 futures::future::ready(change)
             })

@@ -226,6 +226,42 @@ async fn private_objectives_and_other_tenants_stay_hidden() {
 }
 
 #[tokio::test]
+async fn events_never_name_a_private_ancestor_the_subscriber_may_not_see() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("hidden-ancestor").await;
+    let admin = &tenant.admin;
+    let member = app.user(&tenant, Role::Member, None).await;
+    let root = app.objective(admin, "Company", None).await;
+    let secret = app.objective(admin, "Secret", Some(&root)).await;
+    let public_child = app.objective(admin, "Public child", Some(&secret)).await;
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
+    )
+    .await
+    .data("/updateObjective");
+    let kr = app.key_result(admin, &public_child, 0.0, 10.0, 1.0).await;
+
+    let mut member_feed = Subscriber::start(&app.address, &member.token, &root).await;
+    let mut admin_feed = Subscriber::start(&app.address, &admin.token, &root).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.check_in(admin, &kr, 5.0).await.data("/checkIn");
+    // The admin may see the private objective: its events name it as an ancestor.
+    let event = admin_feed.event().await;
+    assert_eq!(event["objectiveId"], public_child.as_str());
+    assert_eq!(event["ancestorIds"], json!([root, secret]));
+    // The member's events never carry its id, in any field.
+    for _ in 0..2 {
+        let event = member_feed.event().await;
+        assert!(
+            !event.to_string().contains(&secret),
+            "a private objective's id reached a member: {event}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_connection_without_a_valid_token_is_refused() {
     let app = spawn_app().await;
     let (_, reply) = Subscriber::connect(&app.address, json!({})).await;

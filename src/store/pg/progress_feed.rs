@@ -33,6 +33,9 @@ pub struct ProgressNotice {
     pub objective_id: i64,
     /// Its ancestors, root first: a subscription under any of them hears of it.
     pub ancestors: Vec<i64>,
+    /// Those of its ancestors that are private, with what decides who may see them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_ancestors: Vec<PrivateAncestor>,
     pub progress: f64,
     pub status: String,
     pub private: bool,
@@ -41,12 +44,33 @@ pub struct ProgressNotice {
     pub at: DateTime<Utc>,
 }
 
+/// A private ancestor of a notice's objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateAncestor {
+    pub id: i64,
+    pub owner_id: i64,
+    pub team_id: Option<i64>,
+}
+
 impl ProgressNotice {
     /// Whether a subscription of `viewer` to the objective `under` should deliver this.
     pub fn concerns(&self, viewer: &Viewer, under: i64) -> bool {
         self.tenant_id == viewer.tenant_id
             && (self.objective_id == under || self.ancestors.contains(&under))
             && viewer.can_see(self.private, self.owner_id, self.team_id)
+    }
+
+    /// Its ancestors `viewer` may see, root first (queries hide the others, and so do events).
+    pub fn ancestors_visible_to<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> impl Iterator<Item = i64> + 'a {
+        self.ancestors.iter().copied().filter(move |id| {
+            self.private_ancestors
+                .iter()
+                .find(|ancestor| ancestor.id == *id)
+                .is_none_or(|ancestor| viewer.can_see(true, ancestor.owner_id, ancestor.team_id))
+        })
     }
 }
 
@@ -66,16 +90,26 @@ pub fn notices_from_chain(
         .filter_map(|&(id, progress)| {
             let link = by_id.get(&id)?;
             let mut ancestors = Vec::new();
+            let mut private_ancestors = Vec::new();
             let mut parent = link.parent_id;
             while let Some(parent_id) = parent {
                 ancestors.push(parent_id);
-                parent = by_id.get(&parent_id).and_then(|p| p.parent_id);
+                let ancestor = by_id.get(&parent_id);
+                if let Some(ancestor) = ancestor.filter(|a| a.visibility == "private") {
+                    private_ancestors.push(PrivateAncestor {
+                        id: ancestor.id,
+                        owner_id: ancestor.owner_id,
+                        team_id: ancestor.team_id,
+                    });
+                }
+                parent = ancestor.and_then(|p| p.parent_id);
             }
             ancestors.reverse();
             Some(ProgressNotice {
                 tenant_id,
                 objective_id: id,
                 ancestors,
+                private_ancestors,
                 progress,
                 status: link.status.clone(),
                 private: link.visibility == "private",
@@ -262,6 +296,7 @@ mod tests {
             tenant_id: 1,
             objective_id,
             ancestors,
+            private_ancestors: Vec::new(),
             progress: 0.5,
             status: "on_track".into(),
             private,
