@@ -8,6 +8,47 @@
 
 use async_graphql::{ErrorExtensions, ServerError};
 
+/// Every `extensions.code` goalgraph answers with (the README's error table lists each with
+/// its meaning). Nothing else sets a code.
+pub mod code {
+    /// The input is invalid; `extensions.field` or `extensions.fields` say which.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// The object does not exist, or the caller may not know it exists.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// Authenticated, but the role does not allow this.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// No valid bearer token.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The write conflicts with the current state (stale version, duplicate, has children).
+    pub const CONFLICT: &str = "CONFLICT";
+    /// Something failed inside; the detail is logged, never sent.
+    pub const INTERNAL: &str = "INTERNAL";
+    /// The HTTP request is not a GraphQL request goalgraph can read.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// A list argument asks for more items than one page may hold.
+    pub const PAGE_TOO_LARGE: &str = "PAGE_TOO_LARGE";
+    /// The query nests selections deeper than allowed.
+    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    /// The query's estimated cost exceeds the limit.
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    /// The document uses more aliases than allowed.
+    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    /// The batch holds more operations than allowed.
+    pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
+    /// The body is larger than allowed.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The tenant's request budget is spent for now.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The request ran longer than allowed and was cancelled.
+    pub const TIMEOUT: &str = "TIMEOUT";
+    /// The persisted-query hash is not registered (send the query with it once).
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// The persisted-query extension is malformed or its version unknown.
+    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+    /// The query sent does not hash to the persisted-query hash sent with it.
+    pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
+}
+
 use crate::domain::DomainError;
 use crate::store::StoreError;
 
@@ -46,13 +87,13 @@ impl AppError {
     /// The `extensions.code` of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadUserInput { .. } | AppError::InvalidFields(_) => "BAD_USER_INPUT",
-            AppError::NotFound { .. } => "NOT_FOUND",
-            AppError::Forbidden(_) => "FORBIDDEN",
-            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
-            AppError::Conflict(_) => "CONFLICT",
+            AppError::BadUserInput { .. } | AppError::InvalidFields(_) => code::BAD_USER_INPUT,
+            AppError::NotFound { .. } => code::NOT_FOUND,
+            AppError::Forbidden(_) => code::FORBIDDEN,
+            AppError::Unauthenticated(_) => code::UNAUTHENTICATED,
+            AppError::Conflict(_) => code::CONFLICT,
             AppError::LimitExceeded { code, .. } => code,
-            AppError::Internal(_) => "INTERNAL",
+            AppError::Internal(_) => code::INTERNAL,
         }
     }
 
@@ -167,11 +208,11 @@ pub fn sanitize(errors: &mut [ServerError]) {
             || error.message.starts_with("Internal: Failed to parse");
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if about_the_request {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", code::BAD_USER_INPUT);
         } else {
             tracing::error!(error = %error.message, path = ?error.path, "uncoded resolver error");
             error.message = "internal error".into();
-            extensions.set("code", "INTERNAL");
+            extensions.set("code", code::INTERNAL);
         }
     }
 }

@@ -32,6 +32,61 @@ pub fn optional_text(field: &'static str, raw: &str, max: usize) -> Result<Strin
     Ok(trimmed.to_owned())
 }
 
+/// Declares a validated text newtype whose bounds match the database's CHECK on the columns
+/// that store it (a test compares them with the live constraints).
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr, $check:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The fewest characters allowed.
+            pub const MIN: usize = $min;
+            /// The most characters allowed.
+            pub const MAX: usize = $max;
+
+            /// Trims `raw` and checks its length and characters; errors name `field`.
+            pub fn parse(field: &'static str, raw: &str) -> Result<Self, DomainError> {
+                let text = $check(field, raw, Self::MAX)?;
+                if text.chars().count() < Self::MIN {
+                    return Err(DomainError::invalid(
+                        field,
+                        format!("must be at least {} characters", Self::MIN),
+                    ));
+                }
+                Ok(Self(text))
+            }
+
+            /// The validated text.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// An objective's or key result's title: 1 to 300 characters.
+    Title, min = 1, max = 300, required_text
+);
+bounded_text!(
+    /// The name of a tenant, team, user or cycle: 1 to 200 characters.
+    Name, min = 1, max = 200, required_text
+);
+bounded_text!(
+    /// A user's email address: 3 to 320 characters (checked for an `@` by its parser).
+    EmailText, min = 3, max = 320, required_text
+);
+bounded_text!(
+    /// An objective's description: up to 20,000 characters, may be empty.
+    Description, min = 0, max = 20_000, optional_text
+);
+bounded_text!(
+    /// A progress note or comment: 1 to 20,000 characters (stored in MongoDB).
+    NoteBody, min = 1, max = 20_000, required_text
+);
+
 /// A finite number (no NaN or infinity), within ±1e15 so sums of many stay exact enough.
 pub fn finite(field: &'static str, value: f64) -> Result<f64, DomainError> {
     if !value.is_finite() || value.abs() > 1e15 {

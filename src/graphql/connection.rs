@@ -1,6 +1,7 @@
 //! Relay cursor connections: forward pagination by id with an opaque cursor and a page size
 //! capped at [`MAX_PAGE_SIZE`].
 
+use crate::error::code;
 use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge};
 use base64::Engine as _;
@@ -13,6 +14,27 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 /// The page size when `first` is not given.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
+/// The one rule for every list argument (`first`, `last`, a list of ids): not negative
+/// (BAD_USER_INPUT), at most `max` (PAGE_TOO_LARGE, saying how to get the rest).
+pub fn page_size(argument: &'static str, requested: i32, max: i32) -> AppResult<u64> {
+    if requested < 0 {
+        return Err(AppError::bad_input(
+            argument,
+            format!("{argument} must not be negative"),
+        ));
+    }
+    if requested > max {
+        return Err(AppError::LimitExceeded {
+            code: code::PAGE_TOO_LARGE,
+            message: format!(
+                "{argument} is {requested}; at most {max} items are returned at once, so ask \
+                 in pages"
+            ),
+        });
+    }
+    Ok(u64::try_from(requested).unwrap_or_default())
+}
+
 /// A validated page request: up to `size` items after the row id `after`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PageRequest {
@@ -22,24 +44,9 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(first: Option<i32>, after: Option<&str>) -> AppResult<Self> {
-        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if first > MAX_PAGE_SIZE {
-            return Err(AppError::LimitExceeded {
-                code: "PAGE_TOO_LARGE",
-                message: format!(
-                    "first is {first}; pages hold at most {MAX_PAGE_SIZE} items, so page \
-                     with `after`"
-                ),
-            });
-        }
-        if first < 0 {
-            return Err(AppError::bad_input("first", "first must not be negative"));
-        }
+        let size = page_size("first", first.unwrap_or(DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)?;
         let after = after.map(decode_cursor).transpose()?;
-        Ok(Self {
-            size: first as u64,
-            after,
-        })
+        Ok(Self { size, after })
     }
 
     /// How many rows to fetch: one more than the page, to learn whether another page follows.

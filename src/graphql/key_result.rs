@@ -1,5 +1,6 @@
 //! The `KeyResult` and `CheckIn` types.
 
+use super::connection::page_size;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -9,7 +10,7 @@ use super::enums::{KeyResultKind, stored};
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::loaders::{CheckInsKey, CheckInsOf, LatestUpdateOfKeyResult, ObjectiveById, UserById};
 use crate::store::pg::entity::{check_in, key_result};
 
@@ -102,12 +103,7 @@ impl KeyResult {
         ctx: &Context<'_>,
         #[graphql(default = 20)] last: i32,
     ) -> AppResult<Vec<CheckIn>> {
-        if !(1..=MAX_CHECK_INS).contains(&last) {
-            return Err(AppError::bad_input(
-                "last",
-                format!("last must be between 1 and {MAX_CHECK_INS}"),
-            ));
-        }
+        page_size("last", last, MAX_CHECK_INS)?;
         let key = CheckInsKey {
             key_result_id: self.0.id,
             limit: i64::from(last),

@@ -2,6 +2,7 @@
 //! `maxDepth`), aliases, and operations per batch. Each rejection carries its own
 //! `extensions.code` and says what to change.
 
+use crate::error::code;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
@@ -63,14 +64,14 @@ pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
         || error.message.contains("recursion limit exceeded");
     match error.message.as_str() {
         _ if too_deep => Some((
-            "QUERY_TOO_DEEP",
+            code::QUERY_TOO_DEEP,
             format!(
                 "the query nests selections deeper than {MAX_DEPTH} levels; select fewer levels \
                  (use descendants(maxDepth:) for deep trees)"
             ),
         )),
         "Query is too complex." => Some((
-            "QUERY_TOO_COMPLEX",
+            code::QUERY_TOO_COMPLEX,
             format!(
                 "the query's complexity exceeds {MAX_COMPLEXITY}: each field counts 1, times \
                  `first` for pages, {LIST_ESTIMATE} for other lists and {LIST_ESTIMATE} per \
@@ -106,7 +107,7 @@ impl Extension for AliasLimitExtension {
         let aliases = count_aliases(&document);
         if aliases > MAX_ALIASES {
             return Err(rejection(
-                "TOO_MANY_ALIASES",
+                code::TOO_MANY_ALIASES,
                 format!(
                     "the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed \
                      (use nodes(ids:) to fetch many objects at once)"

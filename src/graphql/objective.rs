@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Lookahead, Object};
 use chrono::{DateTime, Utc};
 
-use super::connection::MAX_PAGE_SIZE;
+use super::connection::{MAX_PAGE_SIZE, page_size};
 use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility, stored};
@@ -312,12 +312,7 @@ impl Objective {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> AppResult<Vec<GoalUpdate>> {
-        if !(1..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(AppError::bad_input(
-                "first",
-                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
+        page_size("first", first, MAX_PAGE_SIZE)?;
         let updates = match after {
             None => load_one::<UpdatesOf, _>(
                 ctx,

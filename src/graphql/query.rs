@@ -3,7 +3,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::connection::{MAX_PAGE_SIZE, PageRequest};
+use super::connection::{MAX_PAGE_SIZE, PageRequest, page_size};
 use super::context::{decode_opt, load_many, load_one, stores, viewer};
 use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
@@ -71,12 +71,11 @@ impl CoreQuery {
     #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<Option<Node>>> {
         viewer(ctx)?;
-        if ids.len() > MAX_PAGE_SIZE as usize {
-            return Err(AppError::bad_input(
-                "ids",
-                format!("at most {MAX_PAGE_SIZE} ids"),
-            ));
-        }
+        page_size(
+            "ids",
+            i32::try_from(ids.len()).unwrap_or(i32::MAX),
+            MAX_PAGE_SIZE,
+        )?;
         let lookups = ids.iter().map(|id| node::resolve(ctx, id));
         let found = futures::future::try_join_all(lookups).await?;
         Ok(found)
@@ -192,12 +191,7 @@ impl CoreQuery {
         #[graphql(default = 100)] first: i32,
     ) -> AppResult<Vec<Objective>> {
         let viewer = viewer(ctx)?;
-        if !(1..=MAX_BRANCH).contains(&first) {
-            return Err(AppError::bad_input(
-                "first",
-                format!("first must be between 1 and {MAX_BRANCH}"),
-            ));
-        }
+        page_size("first", first, MAX_BRANCH)?;
         let Some(root) = GlobalId::decode_as(&under, NodeKind::Objective) else {
             return Ok(Vec::new());
         };

@@ -4,6 +4,7 @@
 //! errors, and reports the SQL statements and MongoDB commands it ran in response headers.
 //! Every rejection is a GraphQL error with its own code.
 
+use crate::error::code;
 use std::time::Instant;
 
 use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
@@ -77,7 +78,7 @@ pub async fn handle(
                     error_response(
                         StatusCode::OK,
                         rejection(
-                            "TIMEOUT",
+                            code::TIMEOUT,
                             format!(
                                 "the request took longer than {} s and was cancelled; ask for \
                                  less (smaller pages, a lower maxDepth, fewer nested lists)",
@@ -133,7 +134,7 @@ async fn rate_limited(state: &AppState, tenant_id: i64, batch: &BatchRequest) ->
     let mut response = error_response(
         StatusCode::TOO_MANY_REQUESTS,
         rejection(
-            "RATE_LIMITED",
+            code::RATE_LIMITED,
             format!(
                 "your organisation is over its limit of {} requests per second (bursts of {}); \
                  retry after {retry_after} s",
@@ -168,7 +169,7 @@ fn read_batch(
             error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rejection(
-                    "PAYLOAD_TOO_LARGE",
+                    code::PAYLOAD_TOO_LARGE,
                     format!(
                         "the request body exceeds {} bytes; send a shorter query (persisted \
                          queries send only a hash) or split the batch",
@@ -179,7 +180,7 @@ fn read_batch(
         } else {
             error_response(
                 StatusCode::BAD_REQUEST,
-                rejection("BAD_REQUEST", "the request body could not be read"),
+                rejection(code::BAD_REQUEST, "the request body could not be read"),
             )
         })
     })?;
@@ -187,7 +188,7 @@ fn read_batch(
         Box::new(error_response(
             StatusCode::BAD_REQUEST,
             rejection(
-                "BAD_REQUEST",
+                code::BAD_REQUEST,
                 "the body must be JSON: {\"query\": \"...\", \"variables\": {...}} or a list of \
                  such requests",
             ),
@@ -198,7 +199,7 @@ fn read_batch(
             return Err(Box::new(error_response(
                 StatusCode::OK,
                 rejection(
-                    "BATCH_TOO_LARGE",
+                    code::BATCH_TOO_LARGE,
                     format!(
                         "the batch holds {} operations; send at most {MAX_BATCH} per request",
                         requests.len()
@@ -209,7 +210,7 @@ fn read_batch(
         if requests.is_empty() {
             return Err(Box::new(error_response(
                 StatusCode::OK,
-                rejection("BAD_REQUEST", "the batch is empty"),
+                rejection(code::BAD_REQUEST, "the batch is empty"),
             )));
         }
     }

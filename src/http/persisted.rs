@@ -3,6 +3,7 @@
 //! PERSISTED_QUERY_NOT_FOUND, and the client's retry with the text registers it, for every
 //! replica when the registry is in Redis.
 
+use crate::error::code;
 use async_graphql::{ServerError, Value};
 use sha2::{Digest, Sha256};
 
@@ -27,7 +28,7 @@ pub async fn resolve(
     });
     if version != Some(1) {
         return Err(rejection(
-            "PERSISTED_QUERY_NOT_SUPPORTED",
+            code::PERSISTED_QUERY_NOT_SUPPORTED,
             "only version 1 of persisted queries is supported",
         ));
     }
@@ -47,14 +48,14 @@ pub async fn resolve(
             }
             // Apollo clients look for this exact message to retry with the query text.
             None => Err(rejection(
-                "PERSISTED_QUERY_NOT_FOUND",
+                code::PERSISTED_QUERY_NOT_FOUND,
                 "PersistedQueryNotFound",
             )),
         };
     }
     if sha256_hex(&request.query) != hash {
         return Err(rejection(
-            "PERSISTED_QUERY_HASH_MISMATCH",
+            code::PERSISTED_QUERY_HASH_MISMATCH,
             "sha256Hash is not the SHA-256 of the query text",
         ));
     }
@@ -64,7 +65,7 @@ pub async fn resolve(
 
 fn invalid() -> ServerError {
     rejection(
-        "BAD_REQUEST",
+        code::BAD_REQUEST,
         "extensions.persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<64 hex digits>\"}",
     )
 }

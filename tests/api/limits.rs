@@ -155,3 +155,93 @@ async fn postgresql_stops_a_statement_that_outlives_the_request() {
         .expect_err("cancelled");
     assert!(error.to_string().contains("statement timeout"), "{error}");
 }
+
+#[tokio::test]
+async fn every_list_argument_over_its_page_limit_answers_page_too_large() {
+    let app = spawn_app().await;
+    let t = app.tenant("pages").await;
+    let token = Some(t.admin.token.as_str());
+    let root = app.objective(&t.admin, "root", None).await;
+    let kr = app.key_result(&t.admin, &root, 0.0, 10.0, 1.0).await;
+    let ids: Vec<&str> = std::iter::repeat_n(root.as_str(), 101).collect();
+    let cases = [
+        (
+            "objectives(first:)",
+            "{ objectives(first: 101) { edges { cursor } } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "updates(first:)",
+            "query($id: ID!) { objective(id: $id) { updates(first: 101) { id } } }".to_owned(),
+            json!({ "id": root }),
+        ),
+        (
+            "branch(first:)",
+            "query($id: ID!) { branch(under: $id, first: 501) { id } }".to_owned(),
+            json!({ "id": root }),
+        ),
+        (
+            "checkIns(last:)",
+            "query($id: ID!) { node(id: $id) { ... on KeyResult { checkIns(last: 501) { value } } } }"
+                .to_owned(),
+            json!({ "id": kr }),
+        ),
+        (
+            "nodes(ids:)",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }".to_owned(),
+            json!({ "ids": ids }),
+        ),
+    ];
+    for (what, query, variables) in cases {
+        let response = app.gql(token, &query, variables).await;
+        assert_eq!(
+            response.error_code(),
+            "PAGE_TOO_LARGE",
+            "{what}: {}",
+            response.body
+        );
+        assert!(response.error_message().contains("at most"), "{what}");
+    }
+    // Negative sizes are bad input, the same everywhere.
+    let response = app
+        .gql(
+            token,
+            "query($id: ID!) { objective(id: $id) { updates(first: -1) { id } } }",
+            json!({ "id": root }),
+        )
+        .await;
+    assert_eq!(response.error_code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn text_bounds_match_the_databases_checks() {
+    use goalgraph::domain::text::{EmailText, Name, Title};
+    let app = spawn_app().await;
+    let constraints: Vec<String> = app
+        .db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT conrelid::regclass::text || ': ' || pg_get_constraintdef(oid) AS c \
+             FROM pg_constraint WHERE contype = 'c' AND pg_get_constraintdef(oid) LIKE '%length(%'",
+        ))
+        .await
+        .expect("constraints")
+        .iter()
+        .map(|row| row.try_get::<String>("", "c").expect("c"))
+        .collect();
+    let bounded = |table: &str, column: &str, min: usize, max: usize| {
+        let wanted = format!(
+            "{table}: CHECK (((length({column}) >= {min}) AND (length({column}) <= {max})))"
+        );
+        assert!(
+            constraints.contains(&wanted),
+            "no {wanted:?} among {constraints:#?}"
+        );
+    };
+    bounded("objectives", "title", Title::MIN, Title::MAX);
+    bounded("key_results", "title", Title::MIN, Title::MAX);
+    for table in ["tenants", "teams", "users", "cycles"] {
+        bounded(table, "name", Name::MIN, Name::MAX);
+    }
+    bounded("users", "email", EmailText::MIN, EmailText::MAX);
+}

@@ -4,11 +4,10 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use mongodb::bson::oid::ObjectId;
 
-use super::key_results::NOTE_MAX;
 use crate::domain::custom_fields::{FieldDefinition, FieldType, check_definitions, validate};
 use crate::domain::global_id::NodeKind;
 use crate::domain::role::Role;
-use crate::domain::text::required_text;
+use crate::domain::text::{NoteBody, Title};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{authorized, decode_id, decode_opt, load_one, stores};
 use crate::graphql::documents::{GoalTemplate, GoalUpdate};
@@ -138,7 +137,7 @@ impl DocumentMutations {
             .map(|s| {
                 s.kind.parse::<crate::domain::key_result::KeyResultKind>()?;
                 Ok(KeyResultShape {
-                    title: required_text("keyResultShapes", &s.title, 300)?,
+                    title: Title::parse("keyResultShapes", &s.title)?.into_inner(),
                     kind: s.kind,
                     start_value: crate::domain::text::finite("keyResultShapes", s.start_value)?,
                     target_value: crate::domain::text::finite("keyResultShapes", s.target_value)?,
@@ -189,7 +188,7 @@ impl DocumentMutations {
         input: AddProgressNoteInput,
     ) -> AppResult<ProgressNotePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "write progress notes")?;
-        let body = required_text("body", &input.body, NOTE_MAX)?;
+        let body = NoteBody::parse("body", &input.body)?.into_inner();
         let key_result_id = decode_opt(
             input.key_result_id.as_ref(),
             NodeKind::KeyResult,
@@ -250,7 +249,7 @@ impl DocumentMutations {
         input: EditProgressNoteInput,
     ) -> AppResult<ProgressNotePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "edit progress notes")?;
-        let body = required_text("body", &input.body, NOTE_MAX)?;
+        let body = NoteBody::parse("body", &input.body)?.into_inner();
         let id = ObjectId::parse_str(input.id.as_str())
             .map_err(|_| AppError::bad_input("id", "id is not a progress note ID"))?;
         let updates = &stores(ctx).updates;

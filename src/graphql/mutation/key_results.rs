@@ -7,7 +7,7 @@ use super::DeletePayload;
 use crate::domain::global_id::NodeKind;
 use crate::domain::key_result::{KeyResultPatch, KeyResultRange, NewCheckIn, NewKeyResult};
 use crate::domain::role::Role;
-use crate::domain::text::{confidence, finite, required_text, weight};
+use crate::domain::text::{NoteBody, Title, confidence, finite, weight};
 use crate::error::AppResult;
 use crate::graphql::context::{authorized, decode_id, decode_opt, encode_id, load_one, stores};
 use crate::graphql::enums::KeyResultKind;
@@ -16,10 +16,6 @@ use crate::graphql::milestone::Milestone;
 use crate::graphql::objective::Objective;
 use crate::loaders::ObjectiveById;
 use crate::store::pg::milestones::{MilestonePatch, NewMilestone};
-
-const TITLE_MAX: usize = 300;
-/// The longest progress note.
-pub const NOTE_MAX: usize = 20_000;
 
 /// A new key result.
 #[derive(InputObject)]
@@ -122,7 +118,7 @@ pub struct MilestonePayload {
 }
 
 fn title(raw: &str) -> AppResult<String> {
-    Ok(required_text("title", raw, TITLE_MAX)?)
+    Ok(Title::parse("title", raw)?.into_inner())
 }
 
 #[derive(Default)]
@@ -213,7 +209,7 @@ impl KeyResultMutations {
             note: input
                 .note
                 .as_deref()
-                .map(|n| required_text("note", n, NOTE_MAX))
+                .map(|n| NoteBody::parse("note", n).map(NoteBody::into_inner))
                 .transpose()?,
         };
         let has_note = command.note.is_some();

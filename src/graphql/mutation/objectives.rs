@@ -6,14 +6,11 @@ use super::DeletePayload;
 use crate::domain::global_id::NodeKind;
 use crate::domain::objective::{NewObjective, ObjectivePatch};
 use crate::domain::role::Role;
-use crate::domain::text::{optional_text, required_text, weight};
+use crate::domain::text::{Description, Title, weight};
 use crate::error::AppResult;
 use crate::graphql::context::{authorized, decode_id, decode_opt, encode_id, stores};
 use crate::graphql::enums::{ObjectiveStatus, Visibility};
 use crate::graphql::objective::Objective;
-
-const TITLE_MAX: usize = 300;
-const DESCRIPTION_MAX: usize = 20_000;
 
 /// A new objective.
 #[derive(InputObject)]
@@ -118,8 +115,8 @@ impl ObjectiveMutations {
             owner_id: decode_opt(input.owner_id.as_ref(), NodeKind::User, "ownerId")?
                 .unwrap_or(viewer.user_id),
             cycle_id: decode_opt(input.cycle_id.as_ref(), NodeKind::Cycle, "cycleId")?,
-            title: required_text("title", &input.title, TITLE_MAX)?,
-            description: optional_text("description", &input.description, DESCRIPTION_MAX)?,
+            title: Title::parse("title", &input.title)?.into_inner(),
+            description: Description::parse("description", &input.description)?.into_inner(),
             status: input.status.unwrap_or(ObjectiveStatus::Draft).into(),
             visibility: input.visibility.unwrap_or(Visibility::Public).into(),
             weight: weight("weight", input.weight.unwrap_or(1.0))?,
@@ -140,11 +137,11 @@ impl ObjectiveMutations {
         let patch = ObjectivePatch {
             title: input
                 .title
-                .map(|t| required_text("title", &t, TITLE_MAX))
+                .map(|t| Title::parse("title", &t).map(Title::into_inner))
                 .transpose()?,
             description: input
                 .description
-                .map(|d| optional_text("description", &d, DESCRIPTION_MAX))
+                .map(|d| Description::parse("description", &d).map(Description::into_inner))
                 .transpose()?,
             status: input.status.map(Into::into),
             visibility: input.visibility.map(Into::into),

@@ -6,14 +6,12 @@ use chrono::{Datelike, NaiveDate};
 use crate::domain::DomainError;
 use crate::domain::global_id::NodeKind;
 use crate::domain::role::Role as DomainRole;
-use crate::domain::text::required_text;
+use crate::domain::text::{EmailText, Name};
 use crate::error::AppResult;
 use crate::graphql::context::{authorized, decode_id, decode_opt, stores};
 use crate::graphql::enums::{Role, TeamKind};
 use crate::graphql::org::{Cycle, Team, User};
 use crate::store::pg::org::{NewCycle, NewTeam, NewUser, TeamPatch};
-
-const NAME_MAX: usize = 200;
 
 /// A new org unit.
 #[derive(InputObject)]
@@ -87,7 +85,7 @@ pub struct UserPayload {
 }
 
 fn name(raw: &str) -> AppResult<String> {
-    Ok(required_text("name", raw, NAME_MAX)?)
+    Ok(Name::parse("name", raw)?.into_inner())
 }
 
 #[derive(Default)]
@@ -171,8 +169,8 @@ impl OrgMutations {
         input: CreateUserInput,
     ) -> AppResult<UserPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_users, "manage users")?;
-        let email = required_text("email", &input.email, 320)?;
-        if !email.contains('@') || email.len() < 3 {
+        let email = EmailText::parse("email", &input.email)?.into_inner();
+        if !email.contains('@') {
             return Err(DomainError::invalid("email", "must be an email address").into());
         }
         let command = NewUser {
