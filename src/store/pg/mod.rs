@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod change_stream;
+pub mod cte;
 pub mod db;
 pub mod entity;
 pub mod key_results;

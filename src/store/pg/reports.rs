@@ -7,6 +7,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
 
+use super::cte;
 use super::scoped::sql;
 use super::visibility;
 use crate::domain::access::Viewer;
@@ -29,21 +30,22 @@ pub async fn status_groups(
     cycle_id: Option<i64>,
 ) -> StoreResult<Vec<StatusGroup>> {
     let text = format!(
-        "WITH RECURSIVE sub (id) AS ( \
-             SELECT id FROM teams WHERE tenant_id = $1 AND id = $2 \
-           UNION ALL \
-             SELECT t.id FROM sub JOIN teams t ON t.tenant_id = $1 AND t.parent_id = sub.id \
-         ) \
-         SELECT o.status, count(*) AS objectives, avg(o.progress) AS average_progress \
-         FROM objectives o \
-         WHERE o.tenant_id = $1 AND o.archived_at IS NULL \
-           AND ($2::bigint IS NULL OR o.team_id IN (SELECT id FROM sub)) \
-           AND ($3::bigint IS NULL OR o.cycle_id = $3) \
-           AND {} \
-         GROUP BY o.status ORDER BY o.status",
+        r#"
+        WITH RECURSIVE {}
+        SELECT o.status, count(*) AS objectives, avg(o.progress) AS average_progress
+        FROM objectives o
+        WHERE o.tenant_id = $1 AND o.archived_at IS NULL
+          -- no team: the whole tenant; a team: it and every team below it
+          AND ($2::bigint[] IS NULL OR o.team_id IN (SELECT id FROM sub))
+          AND ($3::bigint IS NULL OR o.cycle_id = $3)
+          AND {}
+        GROUP BY o.status ORDER BY o.status
+        "#,
+        cte::team_subtree(None),
         visibility::sql("o", 4)
     );
-    let mut values: Vec<Value> = vec![viewer.tenant_id.into(), team_id.into(), cycle_id.into()];
+    let teams: Option<Vec<i64>> = team_id.map(|team| vec![team]);
+    let mut values: Vec<Value> = vec![viewer.tenant_id.into(), teams.into(), cycle_id.into()];
     values.extend(visibility::params(viewer));
     Ok(StatusGroup::find_by_statement(sql(&text, values))
         .all(db)
@@ -309,15 +311,9 @@ pub async fn visible_path(
     id: i64,
 ) -> StoreResult<Option<String>> {
     let text = format!(
-        "WITH RECURSIVE up (id, parent_id, depth) AS ( \
-             SELECT o.id, o.parent_id, 0 FROM objectives o \
-             WHERE o.tenant_id = $1 AND o.id = $2 AND {} \
-           UNION ALL \
-             SELECT o.id, o.parent_id, up.depth + 1 \
-             FROM up JOIN objectives o ON o.tenant_id = $1 AND o.id = up.parent_id \
-         ) \
-         SELECT ',' || string_agg(id::text, ',' ORDER BY depth DESC) || ',' AS path FROM up",
-        visibility::sql("o", 3)
+        "WITH RECURSIVE {} {}",
+        cte::objective_ancestry(&visibility::sql("o", 3)),
+        cte::ANCESTRY_PATH
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), id.into()];
     values.extend(visibility::params(viewer));

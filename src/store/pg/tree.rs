@@ -4,6 +4,7 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
 
+use super::cte;
 use super::entity::{objective, team};
 use super::scoped::sql;
 use super::visibility;
@@ -182,16 +183,14 @@ pub async fn team_subtrees(
     roots: &[i64],
     max_depth: i32,
 ) -> StoreResult<Vec<TeamEntry>> {
-    let statement = sql(
-        "WITH RECURSIVE sub (id, start_id, depth, path) AS ( \
-             SELECT id, id, 0, ARRAY[id] FROM teams WHERE tenant_id = $1 AND id = ANY($2) \
-           UNION ALL \
-             SELECT t.id, s.start_id, s.depth + 1, s.path || t.id \
-             FROM sub s JOIN teams t ON t.tenant_id = $1 AND t.parent_id = s.id \
-             WHERE s.depth < $3 \
-         ) \
-         SELECT s.start_id, s.depth, t.* FROM sub s JOIN teams t ON t.id = s.id \
+    let text = format!(
+        "WITH RECURSIVE {}
+         SELECT s.start_id, s.depth, t.* FROM sub s JOIN teams t ON t.id = s.id
          ORDER BY s.start_id, s.path",
+        cte::team_subtree(Some("$3"))
+    );
+    let statement = sql(
+        &text,
         [tenant_id.into(), roots.to_vec().into(), max_depth.into()],
     );
     let rows = db.query_all_raw(statement).await?;
@@ -239,16 +238,12 @@ pub async fn materialized_path(
     let Some(parent_id) = parent_id else {
         return Ok(format!(",{objective_id},"));
     };
-    let statement = sql(
-        "WITH RECURSIVE up (id, parent_id, depth) AS ( \
-             SELECT id, parent_id, 0 FROM objectives WHERE tenant_id = $1 AND id = $2 \
-           UNION ALL \
-             SELECT o.id, o.parent_id, up.depth + 1 \
-             FROM up JOIN objectives o ON o.tenant_id = $1 AND o.id = up.parent_id \
-         ) \
-         SELECT ',' || string_agg(id::text, ',' ORDER BY depth DESC) || ',' AS path FROM up",
-        [tenant_id.into(), parent_id.into()],
+    let text = format!(
+        "WITH RECURSIVE {} {}",
+        cte::objective_ancestry("TRUE"),
+        cte::ANCESTRY_PATH
     );
+    let statement = sql(&text, [tenant_id.into(), parent_id.into()]);
     let row = db.query_one_raw(statement).await?;
     let parent_path: Option<String> = match row {
         Some(row) => row.try_get("", "path")?,
