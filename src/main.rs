@@ -286,7 +286,7 @@ async fn seed_bench(
                 depth: depth_of(&o.path),
                 path: o.path,
                 title: o.title,
-                status: o.status,
+                status: o.status.as_str().to_owned(),
                 archived: o.archived,
                 fields: Default::default(),
                 outbox_id: 0,

@@ -1,12 +1,22 @@
 //! Key-result kinds and the rules their start, target and current values obey.
 
-use std::str::FromStr;
-
 use super::DomainError;
 use super::text::finite;
 
-/// How a key result is measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How a key result is measured (stored as `numeric`, `percentage`, ...).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyResultKind {
     Numeric,
     Percentage,
@@ -18,33 +28,15 @@ pub enum KeyResultKind {
 }
 
 impl KeyResultKind {
-    pub const ALL: [KeyResultKind; 5] = [
-        KeyResultKind::Numeric,
-        KeyResultKind::Percentage,
-        KeyResultKind::Currency,
-        KeyResultKind::Boolean,
-        KeyResultKind::Milestone,
-    ];
-
+    /// The stored text form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            KeyResultKind::Numeric => "numeric",
-            KeyResultKind::Percentage => "percentage",
-            KeyResultKind::Currency => "currency",
-            KeyResultKind::Boolean => "boolean",
-            KeyResultKind::Milestone => "milestone",
-        }
+        self.into()
     }
-}
 
-impl FromStr for KeyResultKind {
-    type Err = DomainError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| DomainError::invalid("kind", format!("unknown kind {s:?}")))
+    /// Parses a kind given by a client as text (template shapes); the error names `field`.
+    pub fn parse_input(field: &'static str, raw: &str) -> Result<Self, DomainError> {
+        raw.parse()
+            .map_err(|_| DomainError::invalid(field, format!("unknown kind {raw:?}")))
     }
 }
 

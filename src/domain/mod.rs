@@ -10,6 +10,7 @@ pub mod key_result;
 pub mod objective;
 pub mod role;
 pub mod rollup;
+pub mod team;
 pub mod text;
 
 pub use error::DomainError;

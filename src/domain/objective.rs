@@ -1,11 +1,25 @@
 //! Objective vocabulary: status, visibility, and the alignment rule for moves.
 
-use std::str::FromStr;
-
 use super::DomainError;
 
-/// Where an objective stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where an objective stands. Its text form (`on_track`, ...) is derived: the database and
+/// the progress feed store it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ObjectiveStatus {
     Draft,
     OnTrack,
@@ -16,40 +30,29 @@ pub enum ObjectiveStatus {
 }
 
 impl ObjectiveStatus {
-    pub const ALL: [ObjectiveStatus; 6] = [
-        ObjectiveStatus::Draft,
-        ObjectiveStatus::OnTrack,
-        ObjectiveStatus::AtRisk,
-        ObjectiveStatus::OffTrack,
-        ObjectiveStatus::Done,
-        ObjectiveStatus::Cancelled,
-    ];
-
+    /// The stored text form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectiveStatus::Draft => "draft",
-            ObjectiveStatus::OnTrack => "on_track",
-            ObjectiveStatus::AtRisk => "at_risk",
-            ObjectiveStatus::OffTrack => "off_track",
-            ObjectiveStatus::Done => "done",
-            ObjectiveStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl FromStr for ObjectiveStatus {
-    type Err = DomainError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| DomainError::invalid("status", format!("unknown status {s:?}")))
+        self.into()
     }
 }
 
 /// Who may see an objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Everyone in the tenant.
     Public,
@@ -58,26 +61,9 @@ pub enum Visibility {
 }
 
 impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Private => "private",
-        }
-    }
-}
-
-impl FromStr for Visibility {
-    type Err = DomainError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "public" => Ok(Visibility::Public),
-            "private" => Ok(Visibility::Private),
-            _ => Err(DomainError::invalid(
-                "visibility",
-                format!("unknown visibility {s:?}"),
-            )),
-        }
+    /// Whether only some people may see it.
+    pub fn is_private(self) -> bool {
+        self == Visibility::Private
     }
 }
 
@@ -100,9 +86,11 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_text() {
-        for status in ObjectiveStatus::ALL {
+        use strum::IntoEnumIterator as _;
+        for status in ObjectiveStatus::iter() {
             assert_eq!(status.as_str().parse::<ObjectiveStatus>(), Ok(status));
         }
+        assert_eq!(ObjectiveStatus::OnTrack.as_str(), "on_track");
         assert!("finished".parse::<ObjectiveStatus>().is_err());
     }
 

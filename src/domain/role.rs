@@ -1,9 +1,21 @@
 //! Roles of users within a tenant and what each may do.
 
-use std::str::FromStr;
-
-/// A user's role in their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A user's role in their tenant (stored as `viewer`, `member`, ...).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     Viewer,
     Member,
@@ -12,13 +24,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// The stored text form.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Member => "member",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 
     /// Creating and changing objectives, key results, check-ins and milestones.
@@ -34,20 +42,6 @@ impl Role {
     /// Managing users and their roles.
     pub fn can_manage_users(self) -> bool {
         self == Role::Admin
-    }
-}
-
-impl FromStr for Role {
-    type Err = ();
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "member" => Ok(Role::Member),
-            "manager" => Ok(Role::Manager),
-            "admin" => Ok(Role::Admin),
-            _ => Err(()),
-        }
     }
 }
 

@@ -65,6 +65,7 @@ pub enum Role {
 
 /// A level of the org chart.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::team::TeamKind")]
 pub enum TeamKind {
     /// The whole company.
     Company,
@@ -74,30 +75,4 @@ pub enum TeamKind {
     Department,
     /// A team of a department.
     Team,
-}
-
-impl TeamKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TeamKind::Company => "company",
-            TeamKind::Division => "division",
-            TeamKind::Department => "department",
-            TeamKind::Team => "team",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Self {
-        match raw {
-            "company" => TeamKind::Company,
-            "division" => TeamKind::Division,
-            "department" => TeamKind::Department,
-            _ => TeamKind::Team,
-        }
-    }
-}
-
-/// Parses a stored vocabulary value; the database's CHECK constraints keep these valid.
-pub fn stored<T: std::str::FromStr>(raw: &str) -> crate::error::AppResult<T> {
-    raw.parse::<T>()
-        .map_err(|_| crate::error::AppError::Internal(format!("unexpected stored value {raw:?}")))
 }

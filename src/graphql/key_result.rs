@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::{encode_id, load_one};
 use super::documents::GoalUpdate;
-use super::enums::{KeyResultKind, stored};
+use super::enums::KeyResultKind;
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
@@ -35,7 +35,7 @@ impl KeyResult {
 
     /// How it is measured.
     async fn kind(&self) -> AppResult<KeyResultKind> {
-        Ok(stored::<crate::domain::key_result::KeyResultKind>(&self.0.kind)?.into())
+        Ok(self.0.kind.into())
     }
 
     /// The value at the start of the period.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::connection::{MAX_PAGE_SIZE, page_size};
 use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};
-use super::enums::{ObjectiveStatus, Visibility, stored};
+use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
@@ -153,12 +153,12 @@ impl Objective {
 
     /// Where it stands.
     async fn status(&self) -> AppResult<ObjectiveStatus> {
-        Ok(stored::<crate::domain::objective::ObjectiveStatus>(&self.0.status)?.into())
+        Ok(self.0.status.into())
     }
 
     /// Who may see it.
     async fn visibility(&self) -> AppResult<Visibility> {
-        Ok(stored::<crate::domain::objective::Visibility>(&self.0.visibility)?.into())
+        Ok(self.0.visibility.into())
     }
 
     /// Its weight in its parent's roll-up (> 0).

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::NaiveDate;
 
 use super::context::{encode_id, load_one};
-use super::enums::{Role, TeamKind, stored};
+use super::enums::{Role, TeamKind};
 use crate::domain::global_id::NodeKind;
 use crate::error::AppResult;
 use crate::loaders::{SubTeamsOf, TeamById, UsersOfTeam};
@@ -28,7 +28,7 @@ impl Team {
 
     /// Its level in the org chart.
     async fn kind(&self) -> TeamKind {
-        TeamKind::parse(&self.0.kind)
+        self.0.kind.into()
     }
 
     /// The unit it belongs to.
@@ -85,7 +85,7 @@ impl User {
 
     /// What the user may do.
     async fn role(&self) -> AppResult<Role> {
-        Ok(stored::<crate::domain::role::Role>(&self.0.role)?.into())
+        Ok(self.0.role.into())
     }
 
     /// The user's home team.

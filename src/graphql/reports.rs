@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
 use super::context::{decode_id, decode_opt, load_many, load_one, stores, viewer};
-use super::enums::{ObjectiveStatus, stored};
+use super::enums::ObjectiveStatus;
 use super::org::Team;
 use super::query::{CustomFieldCondition, field_conditions};
 use crate::domain::global_id::{GlobalId, NodeKind};
@@ -17,6 +17,7 @@ use crate::domain::rollup::{KeyResultMeasure, counts_in_rollup};
 use crate::error::{AppError, AppResult};
 use crate::loaders::{CycleById, KeyResultById, TeamById};
 use crate::store::pg::reports::{self, Bucket, DepartmentStanding, HistoryRow, StatusGroup};
+use strum::IntoEnumIterator as _;
 
 /// The most objectives a progress history rolls up.
 const MAX_HISTORY_OBJECTIVES: i64 = 20_000;
@@ -47,10 +48,10 @@ pub struct ProgressSummary {
 
 impl ProgressSummary {
     fn from_groups(groups: &[StatusGroup]) -> AppResult<Self> {
-        let mut by_status = Vec::with_capacity(DomainStatus::ALL.len());
+        let mut by_status = Vec::with_capacity(groups.len());
         let (mut counted, mut progress_sum, mut done) = (0_i64, 0.0, 0_i64);
-        for status in DomainStatus::ALL {
-            let group = groups.iter().find(|g| g.status == status.as_str());
+        for status in DomainStatus::iter() {
+            let group = groups.iter().find(|g| g.status == status);
             let (objectives, average) =
                 group.map_or((0, 0.0), |g| (g.objectives, g.average_progress));
             if status != DomainStatus::Cancelled {
@@ -65,9 +66,6 @@ impl ProgressSummary {
                 objectives,
                 average_progress: average,
             });
-        }
-        for group in groups {
-            stored::<DomainStatus>(&group.status)?;
         }
         let share = |part: f64| {
             if counted > 0 {
@@ -273,7 +271,10 @@ impl ReportQuery {
                 continue;
             };
             result.push(KeyResultStatusGroup {
-                status: stored::<DomainStatus>(status)?.into(),
+                status: status
+                    .parse::<DomainStatus>()
+                    .map_err(|_| AppError::Internal(format!("corrupt stored status {status:?}")))?
+                    .into(),
                 objectives: figure.objectives,
                 key_results: figure.key_results,
                 average_progress: figure.average_progress,
@@ -319,7 +320,7 @@ impl ReportQuery {
                 .await?;
                 let visible = members.iter().any(|m| {
                     m.id == global.id
-                        && viewer.can_see(m.visibility == "private", m.owner_id, m.team_id)
+                        && viewer.can_see(m.visibility.is_private(), m.owner_id, m.team_id)
                 });
                 if !visible {
                     return Err(AppError::NotFound { what: "id" });
@@ -331,7 +332,7 @@ impl ReportQuery {
                             id: m.id,
                             parent_id: m.parent_id.filter(|_| m.id != global.id),
                             weight: m.weight,
-                            counts: counts_in_rollup(stored(&m.status)?, m.archived),
+                            counts: counts_in_rollup(m.status, m.archived),
                         })
                     })
                     .collect::<AppResult<Vec<_>>>()?;
@@ -387,7 +388,7 @@ fn series_of(rows: &[HistoryRow]) -> AppResult<Vec<KeyResultSeries>> {
     for row in rows {
         if last_id != Some(row.key_result_id) {
             last_id = Some(row.key_result_id);
-            let kind: KeyResultKind = stored(&row.kind)?;
+            let kind: KeyResultKind = row.kind;
             series.push(KeyResultSeries {
                 objective_id: row.objective_id,
                 weight: row.weight,

@@ -52,10 +52,7 @@ pub struct ProgressChange {
 impl ProgressChange {
     /// The change as `viewer` may see it: ancestors it may not see are left out.
     fn from_notice(notice: &ProgressNotice, viewer: &Viewer) -> Option<Self> {
-        let status = notice
-            .status
-            .parse::<crate::domain::objective::ObjectiveStatus>()
-            .ok()?;
+        let status = notice.status;
         Some(Self {
             objective_id: encode_id(NodeKind::Objective, notice.objective_id),
             ancestor_ids: notice

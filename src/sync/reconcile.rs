@@ -134,7 +134,7 @@ pub async fn reconcile(
                 if doc.title != node.title {
                     stale.push("title");
                 }
-                if doc.status != node.status {
+                if doc.status != node.status.as_str() {
                     stale.push("status");
                 }
                 if doc.archived != node.archived {
@@ -159,7 +159,7 @@ pub async fn reconcile(
                 path: node.path.clone(),
                 depth: depth_of(&node.path),
                 title: node.title.clone(),
-                status: node.status.clone(),
+                status: node.status.as_str().to_owned(),
                 archived: node.archived,
                 fields: existing.map(|d| d.fields).unwrap_or_default(),
                 outbox_id: high_water,

@@ -134,7 +134,7 @@ impl OutboxRelay {
             objective_id: objective.objective_id,
             path: objective.path.clone(),
             title: objective.title.clone(),
-            status: objective.status.clone(),
+            status: objective.status.as_str().to_owned(),
             archived: objective.archived,
         };
         match event {

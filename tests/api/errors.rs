@@ -72,3 +72,39 @@ async fn a_malformed_query_is_bad_user_input() {
         .await;
     assert_eq!(wrong_type.error_code(), "BAD_USER_INPUT");
 }
+
+#[tokio::test]
+async fn a_corrupt_stored_vocabulary_value_is_internal_never_a_default() {
+    let app = spawn_app().await;
+    let t = app.tenant("corrupt").await;
+    let team = app
+        .gql(
+            Some(&t.admin.token),
+            "mutation { createTeam(input: {name: \"Guild\", kind: DEPARTMENT}) { team { id kind } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(team.data("/createTeam/team/kind"), "DEPARTMENT");
+    let team_id = team
+        .data("/createTeam/team/id")
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // A value the CHECK would refuse, written past it (as a botched manual fix would).
+    app.db
+        .execute_unprepared(
+            "ALTER TABLE teams DROP CONSTRAINT teams_kind_check; UPDATE teams SET kind = 'guild'",
+        )
+        .await
+        .expect("corrupt");
+    let read = app
+        .gql(
+            Some(&t.admin.token),
+            "query($id: ID!) { node(id: $id) { ... on Team { kind } } }",
+            json!({ "id": team_id }),
+        )
+        .await;
+    assert_eq!(read.error_code(), "INTERNAL", "{}", read.body);
+    assert!(!read.body.to_string().contains("guild"), "{}", read.body);
+    assert!(!read.body.to_string().contains("\"TEAM\""), "{}", read.body);
+}

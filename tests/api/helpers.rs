@@ -408,7 +408,7 @@ impl TestApp {
             team_id: Set(team_id),
             name: Set(format!("user {n}")),
             email: Set(format!("user{n}@example.test")),
-            role: Set(role.as_str().into()),
+            role: Set(role),
             ..Default::default()
         }
         .insert(&self.db)

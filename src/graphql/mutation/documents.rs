@@ -135,7 +135,7 @@ impl DocumentMutations {
             .key_result_shapes
             .into_iter()
             .map(|s| {
-                s.kind.parse::<crate::domain::key_result::KeyResultKind>()?;
+                crate::domain::key_result::KeyResultKind::parse_input("keyResultShapes", &s.kind)?;
                 Ok(KeyResultShape {
                     title: Title::parse("keyResultShapes", &s.title)?.into_inner(),
                     kind: s.kind,

@@ -102,7 +102,7 @@ impl OrgMutations {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage teams")?;
         let command = NewTeam {
             name: name(&input.name)?,
-            kind: input.kind.as_str().into(),
+            kind: input.kind.into(),
             parent_id: decode_opt(input.parent_id.as_ref(), NodeKind::Team, "parentId")?,
         };
         let created = stores(ctx).org.create_team(&viewer, command).await?;
@@ -121,7 +121,7 @@ impl OrgMutations {
         let id = decode_id(&input.id, NodeKind::Team, "id")?;
         let patch = TeamPatch {
             name: input.name.as_deref().map(name).transpose()?,
-            kind: input.kind.map(|k| k.as_str().to_owned()),
+            kind: input.kind.map(Into::into),
             parent_id: match &input.parent_id {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),

@@ -96,7 +96,7 @@ impl KeyResultRepo {
             objective_id: Set(command.objective_id),
             owner_id: Set(command.owner_id),
             title: Set(command.title),
-            kind: Set(command.kind.as_str().into()),
+            kind: Set(command.kind),
             start_value: Set(command.range.start),
             target_value: Set(command.range.target),
             weight: Set(command.weight),
@@ -123,7 +123,7 @@ impl KeyResultRepo {
         if let Some(owner) = patch.owner_id {
             require::<user::Entity>(&txn, viewer.tenant_id, owner, "ownerId").await?;
         }
-        let kind: KeyResultKind = current.kind.parse()?;
+        let kind: KeyResultKind = current.kind;
         let range = KeyResultRange::parse(
             kind,
             patch.start.unwrap_or(current.start_value),
@@ -175,7 +175,7 @@ impl KeyResultRepo {
     ) -> StoreResult<(check_in::Model, key_result::Model)> {
         let txn = begin_tenant_write(&self.db, viewer.tenant_id).await?;
         let current = visible_key_result(&txn, viewer, command.key_result_id).await?;
-        let value = check_value(current.kind.parse()?, command.value)?;
+        let value = check_value(current.kind, command.value)?;
         let recorded = check_in::Model::find_by_statement(sql(
             "INSERT INTO check_ins (tenant_id, key_result_id, author_id, value, confidence) \
              VALUES ($1, $2, $3, $4, $5) \

@@ -163,8 +163,8 @@ impl ObjectiveRepo {
             cycle_id: Set(command.cycle_id),
             title: Set(command.title),
             description: Set(command.description),
-            status: Set(command.status.as_str().into()),
-            visibility: Set(command.visibility.as_str().into()),
+            status: Set(command.status),
+            visibility: Set(command.visibility),
             weight: Set(command.weight),
             ..Default::default()
         }
@@ -202,9 +202,7 @@ impl ObjectiveRepo {
         .await?;
         let parent_id = current.parent_id;
         let version = current.version;
-        let status_changed = patch
-            .status
-            .is_some_and(|status| status.as_str() != current.status);
+        let status_changed = patch.status.is_some_and(|status| status != current.status);
         let mut active = current.into_active_model();
         if let Some(title) = patch.title {
             active.title = Set(title);
@@ -213,10 +211,10 @@ impl ObjectiveRepo {
             active.description = Set(description);
         }
         if let Some(status) = patch.status {
-            active.status = Set(status.as_str().into());
+            active.status = Set(status);
         }
         if let Some(visibility) = patch.visibility {
-            active.visibility = Set(visibility.as_str().into());
+            active.visibility = Set(visibility);
         }
         if let Some(weight) = patch.weight {
             active.weight = Set(weight);

@@ -1,6 +1,7 @@
 //! The organisation repository: tenants, users, teams (an org-chart tree) and cycles.
 
 use super::Db;
+use crate::domain::team::TeamKind;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel,
@@ -10,7 +11,6 @@ use sea_orm::{
 use super::entity::{cycle, team, tenant, user};
 use super::scoped::{begin_tenant_write, by_ids, grouped_by, require};
 use super::tree;
-use crate::domain::DomainError;
 use crate::domain::access::Viewer;
 use crate::domain::objective::check_move;
 use crate::domain::role::Role;
@@ -29,7 +29,7 @@ pub struct NewUser {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTeam {
     pub name: String,
-    pub kind: String,
+    pub kind: TeamKind,
     pub parent_id: Option<i64>,
 }
 
@@ -37,7 +37,7 @@ pub struct NewTeam {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TeamPatch {
     pub name: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<TeamKind>,
     pub parent_id: Option<Option<i64>>,
 }
 
@@ -287,7 +287,7 @@ async fn insert_user(
         team_id: Set(command.team_id),
         name: Set(command.name),
         email: Set(command.email),
-        role: Set(command.role.as_str().into()),
+        role: Set(command.role),
         ..Default::default()
     }
     .insert(txn)
@@ -301,16 +301,5 @@ fn unique_as_conflict(err: DbErr, message: &str) -> StoreError {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(message.to_owned()),
         _ => StoreError::Db(err),
-    }
-}
-
-/// Validates a team kind against the org-chart levels.
-pub fn parse_team_kind(kind: &str) -> Result<String, DomainError> {
-    match kind {
-        "company" | "division" | "department" | "team" => Ok(kind.to_owned()),
-        _ => Err(DomainError::invalid(
-            "kind",
-            "must be one of company, division, department, team",
-        )),
     }
 }

@@ -11,6 +11,7 @@ use super::Db;
 use super::entity::{objective, outbox};
 use super::scoped::sql;
 use super::tree::materialized_path;
+use crate::domain::objective::{ObjectiveStatus, Visibility};
 use crate::store::StoreResult;
 
 /// What happened to an objective.
@@ -57,8 +58,8 @@ pub struct ObjectiveSnapshot {
     /// never derives a path from MongoDB's possibly lagging state.
     pub path: String,
     pub title: String,
-    pub status: String,
-    pub visibility: String,
+    pub status: ObjectiveStatus,
+    pub visibility: Visibility,
     pub archived: bool,
     pub version: i32,
 }
@@ -162,8 +163,8 @@ pub async fn snapshot(
         parent_id: objective.parent_id,
         path,
         title: objective.title.clone(),
-        status: objective.status.clone(),
-        visibility: objective.visibility.clone(),
+        status: objective.status,
+        visibility: objective.visibility,
         archived: objective.archived_at.is_some(),
         version: objective.version,
     })

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::scoped::sql;
 use super::tree::{self, ChainLink};
 use crate::domain::access::Viewer;
+use crate::domain::objective::ObjectiveStatus;
 use crate::store::StoreResult;
 
 /// The NOTIFY channel.
@@ -37,7 +38,7 @@ pub struct ProgressNotice {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub private_ancestors: Vec<PrivateAncestor>,
     pub progress: f64,
-    pub status: String,
+    pub status: ObjectiveStatus,
     pub private: bool,
     pub owner_id: i64,
     pub team_id: Option<i64>,
@@ -95,7 +96,7 @@ pub fn notices_from_chain(
             while let Some(parent_id) = parent {
                 ancestors.push(parent_id);
                 let ancestor = by_id.get(&parent_id);
-                if let Some(ancestor) = ancestor.filter(|a| a.visibility == "private") {
+                if let Some(ancestor) = ancestor.filter(|a| a.visibility.is_private()) {
                     private_ancestors.push(PrivateAncestor {
                         id: ancestor.id,
                         owner_id: ancestor.owner_id,
@@ -111,8 +112,8 @@ pub fn notices_from_chain(
                 ancestors,
                 private_ancestors,
                 progress,
-                status: link.status.clone(),
-                private: link.visibility == "private",
+                status: link.status,
+                private: link.visibility.is_private(),
                 owner_id: link.owner_id,
                 team_id: link.team_id,
                 at,
@@ -298,7 +299,7 @@ mod tests {
             ancestors,
             private_ancestors: Vec::new(),
             progress: 0.5,
-            status: "on_track".into(),
+            status: ObjectiveStatus::OnTrack,
             private,
             owner_id: 7,
             team_id: Some(3),

@@ -11,12 +11,14 @@ use super::cte;
 use super::scoped::sql;
 use super::visibility;
 use crate::domain::access::Viewer;
+use crate::domain::key_result::KeyResultKind;
+use crate::domain::objective::{ObjectiveStatus, Visibility};
 use crate::store::StoreResult;
 
 /// Live objectives (not archived) of one status, with their mean stored progress.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct StatusGroup {
-    pub status: String,
+    pub status: ObjectiveStatus,
     pub objectives: i64,
     pub average_progress: f64,
 }
@@ -187,7 +189,7 @@ impl Bucket {
 pub struct HistoryRow {
     pub key_result_id: i64,
     pub objective_id: i64,
-    pub kind: String,
+    pub kind: KeyResultKind,
     pub start_value: f64,
     pub target_value: f64,
     pub weight: f64,
@@ -275,9 +277,9 @@ pub struct SubtreeMember {
     pub id: i64,
     pub parent_id: Option<i64>,
     pub weight: f64,
-    pub status: String,
+    pub status: ObjectiveStatus,
     pub archived: bool,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub owner_id: i64,
     pub team_id: Option<i64>,
 }

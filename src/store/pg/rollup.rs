@@ -33,7 +33,7 @@ pub struct ProgressChange {
 struct KeyResultRow {
     id: i64,
     objective_id: i64,
-    kind: String,
+    kind: KeyResultKind,
     start_value: f64,
     target_value: f64,
     current_value: Option<f64>,
@@ -48,7 +48,7 @@ struct ChildRow {
     id: i64,
     parent_id: i64,
     weight: f64,
-    status: String,
+    status: ObjectiveStatus,
     archived: bool,
     progress: f64,
 }
@@ -96,7 +96,7 @@ pub async fn refresh(
                 id: child.id,
                 parent_id: child.parent_id,
                 weight: child.weight,
-                counts: counts_in_rollup(child.status.parse::<ObjectiveStatus>()?, child.archived),
+                counts: counts_in_rollup(child.status, child.archived),
                 stored_progress: child.progress,
             })
         })
@@ -159,7 +159,7 @@ fn key_result_progress_by_objective(rows: &[KeyResultRow]) -> StoreResult<KeyRes
     let mut contributions: HashMap<i64, Vec<Contribution>> = HashMap::new();
     for kr in rows {
         let progress = key_result_progress(&KeyResultMeasure {
-            kind: kr.kind.parse::<KeyResultKind>()?,
+            kind: kr.kind,
             start: kr.start_value,
             target: kr.target_value,
             current: kr.current_value,
@@ -240,7 +240,7 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
                 id: o.id,
                 parent_id: o.parent_id,
                 weight: o.weight,
-                counts: counts_in_rollup(o.status.parse::<ObjectiveStatus>()?, o.archived),
+                counts: counts_in_rollup(o.status, o.archived),
                 // Every child is also a target, so this is never read.
                 stored_progress: 0.0,
             })

@@ -9,6 +9,7 @@ use super::entity::{objective, team};
 use super::scoped::sql;
 use super::visibility;
 use crate::domain::access::Viewer;
+use crate::domain::objective::{ObjectiveStatus, Visibility};
 use crate::store::StoreResult;
 
 /// An objective found by a tree walk from `start_id`, `depth` levels away from it.
@@ -65,7 +66,7 @@ pub async fn descendants(
         .into_iter()
         .filter(|e| {
             let o = &e.objective;
-            viewer.can_see(o.visibility == "private", o.owner_id, o.team_id)
+            viewer.can_see(o.visibility.is_private(), o.owner_id, o.team_id)
         })
         .collect())
 }
@@ -141,8 +142,8 @@ pub struct ChainLink {
     pub id: i64,
     pub parent_id: Option<i64>,
     pub progress: f64,
-    pub status: String,
-    pub visibility: String,
+    pub status: ObjectiveStatus,
+    pub visibility: Visibility,
     pub owner_id: i64,
     pub team_id: Option<i64>,
 }
@@ -261,7 +262,7 @@ pub struct PlacedObjective {
     pub id: i64,
     pub path: String,
     pub title: String,
-    pub status: String,
+    pub status: ObjectiveStatus,
     pub archived: bool,
 }
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::key_result::KeyResultKind;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "key_results")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub objective_id: i64,
     pub owner_id: Option<i64>,
     pub title: String,
-    pub kind: String,
+    pub kind: KeyResultKind,
     pub start_value: f64,
     pub target_value: f64,
     pub current_value: Option<f64>,

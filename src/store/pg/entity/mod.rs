@@ -1,5 +1,5 @@
 //! SeaORM entities, one per table, written by hand to match the `migration` crate. Text
-//! vocabularies (status, kind, role) stay strings here and become domain enums at the edges.
+//! vocabularies (status, visibility, kind, role) are the domain's enums (see [`vocabulary`]).
 
 pub mod check_in;
 pub mod cycle;
@@ -10,3 +10,4 @@ pub mod outbox;
 pub mod team;
 pub mod tenant;
 pub mod user;
+pub mod vocabulary;

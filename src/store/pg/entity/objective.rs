@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::objective::{ObjectiveStatus, Visibility};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "objectives")]
 pub struct Model {
@@ -14,8 +16,8 @@ pub struct Model {
     pub cycle_id: Option<i64>,
     pub title: String,
     pub description: String,
-    pub status: String,
-    pub visibility: String,
+    pub status: ObjectiveStatus,
+    pub visibility: Visibility,
     pub weight: f64,
     pub progress: f64,
     pub archived_at: Option<DateTimeUtc>,

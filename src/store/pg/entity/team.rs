@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::team::TeamKind;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "teams")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub tenant_id: i64,
     pub parent_id: Option<i64>,
     pub name: String,
-    pub kind: String,
+    pub kind: TeamKind,
     pub created_at: DateTimeUtc,
 }
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::role::Role;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub team_id: Option<i64>,
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTimeUtc,
 }
 
