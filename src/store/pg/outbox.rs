@@ -14,38 +14,27 @@ use super::tree::materialized_path;
 use crate::domain::objective::{ObjectiveStatus, Visibility};
 use crate::store::StoreResult;
 
-/// What happened to an objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to an objective, with its stored `event_type`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::EnumIter,
+)]
 pub enum ObjectiveEvent {
+    #[strum(serialize = "objective.created")]
     Created,
+    #[strum(serialize = "objective.updated")]
     Updated,
+    #[strum(serialize = "objective.moved")]
     Moved,
+    #[strum(serialize = "objective.archived")]
     Archived,
+    #[strum(serialize = "objective.deleted")]
     Deleted,
 }
 
 impl ObjectiveEvent {
-    /// The event for an outbox `event_type`, if it is an objective event.
-    pub fn parse(event_type: &str) -> Option<Self> {
-        [
-            Self::Created,
-            Self::Updated,
-            Self::Moved,
-            Self::Archived,
-            Self::Deleted,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == event_type)
-    }
-
+    /// The stored `event_type`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectiveEvent::Created => "objective.created",
-            ObjectiveEvent::Updated => "objective.updated",
-            ObjectiveEvent::Moved => "objective.moved",
-            ObjectiveEvent::Archived => "objective.archived",
-            ObjectiveEvent::Deleted => "objective.deleted",
-        }
+        self.into()
     }
 }
 
@@ -135,7 +124,7 @@ impl OutboxEvent {
                 CheckInNote::deserialize(payload).map_err(invalid)?,
             ));
         }
-        match ObjectiveEvent::parse(event_type) {
+        match event_type.parse::<ObjectiveEvent>().ok() {
             Some(ObjectiveEvent::Moved) => {
                 let ObjectivePayload { objective, details } =
                     ObjectivePayload::<MoveOrigin>::deserialize(payload).map_err(invalid)?;
@@ -375,4 +364,63 @@ pub async fn sync_status(db: &impl ConnectionTrait) -> StoreResult<SyncStatus> {
         .one(db)
         .await?
         .ok_or_else(|| sea_orm::DbErr::RecordNotFound("sync status".into()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn event_types_round_trip_through_their_stored_names() {
+        assert_eq!(ObjectiveEvent::Created.as_str(), "objective.created");
+        for event in ObjectiveEvent::iter() {
+            assert_eq!(event.as_str().parse::<ObjectiveEvent>(), Ok(event));
+        }
+        assert!("created".parse::<ObjectiveEvent>().is_err());
+    }
+
+    fn snapshot() -> ObjectiveSnapshot {
+        ObjectiveSnapshot {
+            objective_id: 7,
+            parent_id: Some(3),
+            path: ",3,7,".into(),
+            title: "Grow".into(),
+            status: ObjectiveStatus::OnTrack,
+            visibility: Visibility::Public,
+            archived: false,
+            version: 2,
+        }
+    }
+
+    #[test]
+    fn a_move_without_its_origin_is_an_error_not_a_plain_update() {
+        let moved = OutboxEvent::Moved(
+            snapshot(),
+            MoveOrigin {
+                from_parent_id: Some(1),
+                from_path: ",1,7,".into(),
+            },
+        );
+        let mut payload = moved.payload().expect("payload");
+        assert_eq!(
+            OutboxEvent::decode(moved.event_type(), &payload),
+            Ok(moved.clone())
+        );
+        payload["details"]
+            .as_object_mut()
+            .expect("details")
+            .remove("from_path");
+        let err = OutboxEvent::decode(moved.event_type(), &payload).expect_err("missing field");
+        assert!(err.contains("from_path"), "{err}");
+    }
+
+    #[test]
+    fn an_objective_event_without_its_path_is_an_error() {
+        let created = OutboxEvent::Objective(ObjectiveEvent::Created, snapshot());
+        let mut payload = created.payload().expect("payload");
+        payload.as_object_mut().expect("object").remove("path");
+        assert!(OutboxEvent::decode(created.event_type(), &payload).is_err());
+        assert!(OutboxEvent::decode("objective.exploded", &payload).is_err());
+    }
 }

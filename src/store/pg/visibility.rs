@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, Value};
 
 use super::entity::objective;
 use crate::domain::access::Viewer;
+use crate::domain::objective::Visibility;
 
 /// The rule for query-builder queries on `objectives`.
 pub fn condition(viewer: &Viewer) -> SimpleExpr {
@@ -13,7 +14,7 @@ pub fn condition(viewer: &Viewer) -> SimpleExpr {
         return Expr::value(true);
     }
     let mut visible = objective::Column::Visibility
-        .eq("public")
+        .eq(Visibility::Public)
         .or(objective::Column::OwnerId.eq(viewer.user_id));
     if let Some(team) = viewer.managed_team() {
         visible = visible.or(objective::Column::TeamId.eq(team));
