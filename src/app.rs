@@ -1,4 +1,4 @@
-//! The HTTP application: state, router and server, shared by `goalgraph serve` and the tests.
+//! The HTTP application: request state, router and server (built and run by `application`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,14 +57,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, mongo: &MongoStore, keys: TokenKeys) -> Self {
-        let feed = ProgressFeed::start(&db);
-        Self::with_feed(db, mongo, keys, feed)
-    }
-
-    /// Like [`AppState::new`] with subscriptions fed by `feed` (a direct LISTEN connection
-    /// when `db` goes through pgBouncer).
-    pub fn with_feed(db: Db, mongo: &MongoStore, keys: TokenKeys, feed: ProgressFeed) -> Self {
+    /// State over `db` and `mongo`, verifying tokens with `keys`, with subscriptions fed by
+    /// `feed`; local shared state and default limits until told otherwise.
+    pub fn new(db: Db, mongo: &MongoStore, keys: TokenKeys, feed: ProgressFeed) -> Self {
         let stores = Stores::new(db, mongo);
         Self {
             schema: build_schema(stores.clone(), feed),

@@ -7,6 +7,38 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::store::pg::Pooling;
 
+/// A setting that must never be printed (a password-bearing URL, a signing secret): its
+/// `Debug` shows `<redacted>`, and only [`Secret::expose`] gives the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret text, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
 /// goalgraph: a GraphQL API for goal alignment (OKRs).
 #[derive(Debug, Parser)]
 #[command(name = "goalgraph", version, about)]
@@ -44,7 +76,7 @@ pub enum Command {
 pub struct StoreArgs {
     /// PostgreSQL URL; without it an embedded PostgreSQL keeps its data under --data-dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// Directory for embedded databases and generated secrets.
     #[arg(long, env = "GOALGRAPH_DATA_DIR", default_value = ".goalgraph")]
     pub data_dir: PathBuf,
@@ -63,10 +95,10 @@ pub struct StoreArgs {
     /// DATABASE_URL). LISTEN needs a session: with `--pg-pooling transaction` give a URL that
     /// reaches PostgreSQL directly.
     #[arg(long, env = "GOALGRAPH_PG_LISTEN_URL", hide_env_values = true)]
-    pub pg_listen_url: Option<String>,
+    pub pg_listen_url: Option<Secret>,
     /// MongoDB URI; without it a local SecantusDB keeps its data under --data-dir.
     #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
-    pub mongodb_uri: Option<String>,
+    pub mongodb_uri: Option<Secret>,
     /// MongoDB database name.
     #[arg(long, env = "MONGODB_DATABASE", default_value = "goalgraph")]
     pub mongodb_database: String,
@@ -82,7 +114,7 @@ pub struct SecretArgs {
     /// HS256 secret for bearer tokens; without it one is generated once and kept in
     /// <data-dir>/jwt-secret.
     #[arg(long, env = "GOALGRAPH_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Require this `iss` claim (and put it in issued tokens).
     #[arg(long, env = "GOALGRAPH_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -125,8 +157,8 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
     /// Redis for state shared by all replicas (rate limits, persisted queries); without it
     /// that state is kept in this process.
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
     /// Requests per second each tenant may make on average (0: no limit).
     #[arg(long, env = "GOALGRAPH_RATE_LIMIT", default_value_t = 500.0)]
     pub rate_limit: f64,
@@ -209,7 +241,7 @@ pub struct PostgresArgs {
 /// The token secret: the configured one, else one generated once under `data_dir`.
 pub fn jwt_secret(args: &SecretArgs, data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
     if let Some(secret) = &args.jwt_secret {
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(secret.expose().as_bytes().to_vec());
     }
     let file = data_dir.join("jwt-secret");
     if let Ok(existing) = std::fs::read(&file)
@@ -269,4 +301,44 @@ pub struct SeedArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_secret_shows_in_the_parsed_configuration() {
+        let cli = Cli::parse_from([
+            "goalgraph",
+            "serve",
+            "--database-url",
+            "postgres://app:pg-password@db/goalgraph",
+            "--pg-listen-url",
+            "postgres://app:listen-password@db/goalgraph",
+            "--mongodb-uri",
+            "mongodb://app:mongo-password@mongo/",
+            "--redis-url",
+            "redis://:redis-password@redis/",
+            "--jwt-secret",
+            "jwt-secret-value-that-is-long-enough",
+        ]);
+        let printed = format!("{cli:?}");
+        for secret in [
+            "pg-password",
+            "listen-password",
+            "mongo-password",
+            "redis-password",
+            "jwt-secret-value",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        let Command::Serve(args) = cli.command else {
+            panic!("serve");
+        };
+        assert_eq!(
+            args.store.database_url.as_ref().map(Secret::expose),
+            Some("postgres://app:pg-password@db/goalgraph")
+        );
+    }
 }

@@ -76,7 +76,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
         .await?;
     let application = Application::build(ServeSettings {
         bind: args.bind,
-        redis_url: args.redis_url.clone(),
+        redis_url: args.redis_url.as_ref().map(|url| url.expose().to_owned()),
         limits: RequestLimits {
             rate_limit: args.rate_limit(),
             ..RequestLimits::default()

@@ -85,10 +85,10 @@ impl Application {
             None => SharedState::local(),
         };
         let feed = match &store.pg_listen_url {
-            Some(url) => ProgressFeed::start_at(url).map_err(|err| format!("{err}"))?,
+            Some(url) => ProgressFeed::start_at(url.expose()).map_err(|err| format!("{err}"))?,
             None => ProgressFeed::start(&stores.db),
         };
-        let state = AppState::with_feed(stores.db.clone(), &stores.mongo, settings.keys, feed)
+        let state = AppState::new(stores.db.clone(), &stores.mongo, settings.keys, feed)
             .with_shared(shared)
             .with_limits(settings.limits);
         let listener = tokio::net::TcpListener::bind(settings.bind).await?;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::auth::TokenKeys;
-use crate::config::StoreArgs;
+use crate::config::{Secret, StoreArgs};
 use crate::domain::role::Role;
 use crate::store::embedded::EmbeddedPostgres;
 use crate::store::instance::{self, Claim, InstanceLock, InstanceRecord};
@@ -53,7 +53,7 @@ impl OpenStores {
     ) -> Result<Self, AnyError> {
         let embedded = store.database_url.is_none() || store.mongodb_uri.is_none();
         let (mut database_url, mut mongodb_uri) =
-            (store.database_url.clone(), store.mongodb_uri.clone());
+            (exposed(&store.database_url), exposed(&store.mongodb_uri));
         let (mut postgres, mut local_mongo, mut lock) = (None, None, None);
         if embedded {
             match instance::claim(&store.data_dir)? {
@@ -178,6 +178,10 @@ async fn reclaim(leftover: Option<InstanceRecord>) -> Result<(), AnyError> {
         instance::stop_process(pid, LOCAL_MONGO_PROGRAM, Duration::from_secs(20)).await?;
     }
     Ok(())
+}
+
+fn exposed(secret: &Option<Secret>) -> Option<String> {
+    secret.as_ref().map(|secret| secret.expose().to_owned())
 }
 
 fn in_use(store: &StoreArgs, record: Option<InstanceRecord>) -> String {

@@ -406,7 +406,8 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
                 .is_ok_and(|report| report.differences.is_empty())
     })
     .await;
-    // Nothing is applied twice: the count stays exact.
+    // Nothing is applied twice: the count stays exact (absence is only visible over a
+    // window, so this one waits).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(note_count(&db, tenant.id).await, 41);
     second.kill().await;
@@ -429,6 +430,15 @@ async fn racing_check_ins_on_one_key_result_leave_exact_roll_ups() {
     for response in futures::future::join_all(racing).await {
         response.data("/checkIn");
     }
+    // Every acknowledged check-in is a row: 30 on the shared key result, 10 on the other.
+    assert_eq!(
+        values_checked_in(&app.db, raw_id(&shared_kr)).await.len(),
+        30
+    );
+    assert_eq!(
+        values_checked_in(&app.db, raw_id(&other_kr)).await.len(),
+        10
+    );
     stored_matches_recomputation(&app.db, t.id)
         .await
         .expect("stored roll-ups equal a recomputation");

@@ -233,13 +233,13 @@ impl TestSettings {
     pub fn new(database_url: String, mongo_uri: &str, name: &str) -> Self {
         Self {
             store: StoreArgs {
-                database_url: Some(database_url.clone()),
+                database_url: Some(database_url.clone().into()),
                 data_dir: std::env::temp_dir().join(format!("gg-unused-{name}")),
                 pg_port: 0,
                 pg_pool: 16,
                 pg_pooling: goalgraph::store::pg::Pooling::Session,
                 pg_listen_url: None,
-                mongodb_uri: Some(mongo_uri.to_owned()),
+                mongodb_uri: Some(mongo_uri.to_owned().into()),
                 mongodb_database: name.to_owned(),
                 mongodb_venv: None,
             },
@@ -283,8 +283,9 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
         replica_settings
             .store
             .mongodb_uri
-            .as_deref()
-            .expect("MongoDB URI"),
+            .as_ref()
+            .expect("MongoDB URI")
+            .expose(),
         &replica_settings.store.mongodb_database,
     )
     .await

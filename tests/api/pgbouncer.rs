@@ -149,7 +149,7 @@ async fn the_api_works_through_pgbouncer_in_transaction_pooling_mode() {
     settings.store.pg_pooling = Pooling::Transaction;
     settings.store.pg_pool = CLIENT_CONNECTIONS;
     // LISTEN needs a session: the feed reaches PostgreSQL directly.
-    settings.store.pg_listen_url = Some(direct_url.clone());
+    settings.store.pg_listen_url = Some(direct_url.clone().into());
     settings.direct_url = direct_url;
     let app = serve_app(settings).await;
 

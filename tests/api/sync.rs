@@ -104,7 +104,6 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
     .await
     .data("/moveObjective");
     app.objective(&t.admin, "grandchild", Some(&child)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(
         pending(&app.db).await.expect("pending") > 0,
         "the outbox holds what MongoDB missed"

@@ -1,5 +1,7 @@
 //! The mutation root, merged from one file per area. Each mutation checks the caller's role,
-//! turns its input into a validated domain command, and calls one repository method.
+//! turns its input into a validated domain command and hands it to the stores: transactional
+//! data in one PostgreSQL transaction (whose outbox carries the change to MongoDB), documents
+//! (templates, custom fields, notes) to MongoDB after the PostgreSQL reads they depend on.
 
 mod documents;
 mod key_results;

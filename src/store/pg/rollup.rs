@@ -21,14 +21,6 @@ use crate::domain::rollup::{
 };
 use crate::store::{StoreError, StoreResult};
 
-/// An objective whose stored progress a refresh changed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ProgressChange {
-    pub objective_id: i64,
-    pub before: f64,
-    pub after: f64,
-}
-
 #[derive(Debug, FromQueryResult)]
 struct KeyResultRow {
     id: i64,
@@ -53,14 +45,11 @@ struct ChildRow {
     progress: f64,
 }
 
-/// Recomputes progress for `seeds` and every ancestor of theirs, writing what changed.
-pub async fn refresh(
-    txn: &impl ConnectionTrait,
-    tenant_id: i64,
-    seeds: &[i64],
-) -> StoreResult<Vec<ProgressChange>> {
+/// Recomputes progress for `seeds` and every ancestor of theirs, writes what changed, and
+/// announces the changed objectives to subscribers (delivered when `txn` commits).
+pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) -> StoreResult<()> {
     if seeds.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let chain = tree::chain(txn, tenant_id, seeds).await?;
     let chain_ids: Vec<i64> = chain.iter().map(|link| link.id).collect();
@@ -103,27 +92,22 @@ pub async fn refresh(
         .collect::<Result<_, StoreError>>()?;
     let recomputed = recompute(&targets, &children);
 
-    let changes: Vec<ProgressChange> = chain
+    // (objective, new progress) for every objective of the chain whose progress moved.
+    let objective_updates: Vec<(i64, f64)> = chain
         .iter()
         .filter_map(|link| {
             let after = *recomputed.get(&link.id)?;
-            (after != link.progress).then_some(ProgressChange {
-                objective_id: link.id,
-                before: link.progress,
-                after,
-            })
+            (after != link.progress).then_some((link.id, after))
         })
         .collect();
     write_progress(txn, "key_results", tenant_id, &kr_updates).await?;
-    let objective_updates: Vec<(i64, f64)> =
-        changes.iter().map(|c| (c.objective_id, c.after)).collect();
     write_progress(txn, "objectives", tenant_id, &objective_updates).await?;
     progress_feed::announce(
         txn,
         &progress_feed::notices_from_chain(tenant_id, &chain, &objective_updates),
     )
     .await?;
-    Ok(changes)
+    Ok(())
 }
 
 /// The key results (with milestone counts) of `objective_ids`, or of the whole tenant.
