@@ -3,36 +3,20 @@
 use super::DomainError;
 use super::text::finite;
 
-/// How a key result is measured (stored as `numeric`, `percentage`, ...).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum KeyResultKind {
-    Numeric,
-    Percentage,
-    Currency,
-    /// Done (1) or not (0).
-    Boolean,
-    /// Progress is the share of the key result's milestones that are done.
-    Milestone,
+vocabulary! {
+    /// How a key result is measured (stored as `numeric`, `percentage`, ...).
+    pub enum KeyResultKind {
+        Numeric,
+        Percentage,
+        Currency,
+        /// Done (1) or not (0).
+        Boolean,
+        /// Progress is the share of the key result's milestones that are done.
+        Milestone,
+    }
 }
 
 impl KeyResultKind {
-    /// The stored text form.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Parses a kind given by a client as text (template shapes); the error names `field`.
     pub fn parse_input(field: &'static str, raw: &str) -> Result<Self, DomainError> {
         raw.parse()

@@ -2,62 +2,31 @@
 
 use super::DomainError;
 
-/// Where an objective stands. Its text form (`on_track`, ...) is derived: the database and
-/// the progress feed store it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectiveStatus {
-    Draft,
-    OnTrack,
-    AtRisk,
-    OffTrack,
-    Done,
-    Cancelled,
-}
-
-impl ObjectiveStatus {
-    /// The stored text form.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// Where an objective stands. Its text form (`on_track`, ...) is derived: the database and
+    /// the progress feed store it.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ObjectiveStatus {
+        Draft,
+        OnTrack,
+        AtRisk,
+        OffTrack,
+        Done,
+        Cancelled,
     }
 }
 
-/// Who may see an objective.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Everyone in the tenant.
-    Public,
-    /// The owner, managers of the objective's team, and admins.
-    Private,
+vocabulary! {
+    /// Who may see an objective.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Visibility {
+        /// Everyone in the tenant.
+        Public,
+        /// The owner, managers of the objective's team, and admins.
+        Private,
+    }
 }
 
 impl Visibility {
@@ -83,15 +52,29 @@ pub fn check_move(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::IntoEnumIterator as _;
 
     #[test]
     fn statuses_round_trip_through_text() {
-        use strum::IntoEnumIterator as _;
         for status in ObjectiveStatus::iter() {
             assert_eq!(status.as_str().parse::<ObjectiveStatus>(), Ok(status));
         }
         assert_eq!(ObjectiveStatus::OnTrack.as_str(), "on_track");
         assert!("finished".parse::<ObjectiveStatus>().is_err());
+    }
+
+    #[test]
+    fn the_json_form_is_the_stored_text_form() {
+        for status in ObjectiveStatus::iter() {
+            assert_eq!(
+                serde_json::to_value(status).expect("json"),
+                serde_json::Value::from(status.as_str())
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(Visibility::Private).expect("json"),
+            serde_json::Value::from("private")
+        );
     }
 
     #[test]

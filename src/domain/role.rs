@@ -1,34 +1,17 @@
 //! Roles of users within a tenant and what each may do.
 
-/// A user's role in their tenant (stored as `viewer`, `member`, ...).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Member,
-    Manager,
-    Admin,
+vocabulary! {
+    /// A user's role in their tenant (stored as `viewer`, `member`, ...).
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        Viewer,
+        Member,
+        Manager,
+        Admin,
+    }
 }
 
 impl Role {
-    /// The stored text form.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Creating and changing objectives, key results, check-ins and milestones.
     pub fn can_write_goals(self) -> bool {
         self >= Role::Member

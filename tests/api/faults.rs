@@ -25,6 +25,10 @@ use crate::helpers::{
 };
 use crate::rollup::stored_matches_recomputation;
 
+const CREATE: &str =
+    "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+const NOTE: &str = "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }";
+
 fn raw_id(global: &str) -> i64 {
     GlobalId::decode(global).expect("id").id
 }
@@ -328,8 +332,7 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
     let client = reqwest::Client::new();
 
     let first = ApiProcess::start(&database_url, &name, &data_dir).await;
-    let create =
-        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+    let create = CREATE;
     let root = post(
         &client,
         &first.address,
@@ -342,7 +345,7 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
         .as_str()
         .expect("root")
         .to_owned();
-    let note = "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }";
+    let note = NOTE;
     post(
         &client,
         &first.address,
@@ -456,8 +459,7 @@ async fn sigterm_finishes_open_requests_and_drains_the_relay() {
     } = ProcessFixture::new("stopping").await;
     let api = ApiProcess::start(&database_url, &name, &data_dir).await;
     let client = reqwest::Client::new();
-    let create =
-        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+    let create = CREATE;
     let in_flight: Vec<_> = (0..40)
         .map(|i| {
             let (client, address, token) = (client.clone(), api.address.clone(), token.clone());
@@ -583,7 +585,7 @@ async fn create_objective(client: &reqwest::Client, address: &str, title: &str) 
         client,
         address,
         &first_admin_token(),
-        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }",
+        CREATE,
         json!({ "i": { "title": title } }),
     )
     .await
@@ -724,8 +726,7 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
         replicas.push(ApiProcess::start(&database_url, &name, &data_dir.join(i.to_string())).await);
     }
     let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
-    let create =
-        "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
+    let create = CREATE;
     let root = post(
         &client,
         &addresses[0],
@@ -738,7 +739,7 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
         .as_str()
         .expect("root")
         .to_owned();
-    let note = "mutation($o: ID!, $b: String!) { addProgressNote(input: {objectiveId: $o, body: $b}) { update { id } } }";
+    let note = NOTE;
     // A burst spread over the three processes; the first (whose consumer took the lease when
     // it started) is killed with SIGKILL when half of it has been sent.
     let wave = |range: std::ops::Range<usize>, targets: Vec<String>| {

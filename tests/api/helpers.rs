@@ -509,6 +509,21 @@ impl TestApp {
         .to_owned()
     }
 
+    /// POSTs a GraphQL request to the server at `address` (this app or one of its replicas)
+    /// with `token`; the JSON answer, whatever it holds.
+    pub async fn gql_at(&self, address: &str, token: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{address}/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// POSTs a raw body (sent as JSON) to the API at `address` with a bearer token; the answer
     /// must be JSON whatever its status.
     pub async fn post_raw(

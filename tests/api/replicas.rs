@@ -81,17 +81,14 @@ async fn every_progress_note_is_counted_once_with_three_replicas_running() {
     }
     // Every replica answers the same.
     for address in &addresses {
-        let body: serde_json::Value = app
-            .client
-            .post(format!("{address}/graphql"))
-            .bearer_auth(&t.admin.token)
-            .json(&json!({ "query": "query($id: ID!) { objective(id: $id) { activity { updateCount } } }", "variables": { "id": objective } }))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+        let body = app
+            .gql_at(
+                address,
+                &t.admin.token,
+                "query($id: ID!) { objective(id: $id) { activity { updateCount } } }",
+                json!({ "id": objective }),
+            )
+            .await;
         assert_eq!(
             body["data"]["objective"]["activity"]["updateCount"], 10,
             "{body}"
@@ -114,19 +111,16 @@ async fn a_standby_consumer_takes_over_from_the_stored_token_when_the_leader_sto
     let t = app.tenant("takeover").await;
     let objective = app.objective(&t.admin, "Grow", None).await;
     let post_note = |address: String, i: usize| {
-        let (client, token, objective) =
-            (app.client.clone(), t.admin.token.clone(), objective.clone());
+        let (app, token, objective) = (&app, t.admin.token.clone(), objective.clone());
         async move {
-            let body: serde_json::Value = client
-                .post(format!("{address}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": NOTE, "variables": { "o": objective, "b": format!("note {i}") } }))
-                .send()
-                .await
-                .expect("request")
-                .json()
-                .await
-                .expect("json");
+            let body = app
+                .gql_at(
+                    &address,
+                    &token,
+                    NOTE,
+                    json!({ "o": objective, "b": format!("note {i}") }),
+                )
+                .await;
             assert!(body.get("errors").is_none(), "{body}");
         }
     };
@@ -203,16 +197,10 @@ async fn writes_spread_over_three_replicas_are_relayed_once_in_order_and_reconci
     let other = app.objective(&t.admin, "other root", None).await;
     let create =
         "mutation($i: CreateObjectiveInput!) { createObjective(input: $i) { objective { id } } }";
-    let send = |address: &str, query: &str, variables: serde_json::Value| {
-        let request = app
-            .client
-            .post(format!("{address}/graphql"))
-            .bearer_auth(&t.admin.token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send();
+    let send = |address: &str, query: &'static str, variables: serde_json::Value| {
+        let (app, address, token) = (&app, address.to_owned(), t.admin.token.clone());
         async move {
-            let body: serde_json::Value =
-                request.await.expect("request").json().await.expect("json");
+            let body = app.gql_at(&address, &token, query, variables).await;
             assert!(body.get("errors").is_none(), "{body}");
             body
         }

@@ -165,14 +165,9 @@ pub async fn record_objective(
     event: ObjectiveEvent,
     objective: &objective::Model,
 ) -> StoreResult<()> {
-    let snapshot = snapshot(txn, objective).await?;
-    record(
-        txn,
-        objective.tenant_id,
-        "objective",
-        objective.id,
-        &OutboxEvent::Objective(event, snapshot),
-    )
+    record_with_snapshot(txn, objective, |snapshot| {
+        OutboxEvent::Objective(event, snapshot)
+    })
     .await
 }
 
@@ -182,15 +177,20 @@ pub async fn record_move(
     objective: &objective::Model,
     origin: MoveOrigin,
 ) -> StoreResult<()> {
-    let snapshot = snapshot(txn, objective).await?;
-    record(
-        txn,
-        objective.tenant_id,
-        "objective",
-        objective.id,
-        &OutboxEvent::Moved(snapshot, origin),
-    )
+    record_with_snapshot(txn, objective, |snapshot| {
+        OutboxEvent::Moved(snapshot, origin)
+    })
     .await
+}
+
+async fn record_with_snapshot(
+    txn: &impl ConnectionTrait,
+    objective: &objective::Model,
+    event: impl FnOnce(ObjectiveSnapshot) -> OutboxEvent,
+) -> StoreResult<()> {
+    let snapshot = snapshot(txn, objective).await?;
+    let event = event(snapshot);
+    record(txn, objective.tenant_id, "objective", objective.id, &event).await
 }
 
 /// Records a progress note given with a check-in, for the relay to add to goal_updates: the
