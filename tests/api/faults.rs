@@ -20,8 +20,8 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ServerUrl, TestSettings, eventually, free_port, fresh_database_named, mongo_uri, serve_app,
-    spawn_app,
+    ServerUrl, TestSettings, eventually, free_port, fresh_database_named, mongo_uri, post_graphql,
+    serve_app, spawn_app,
 };
 use crate::rollup::stored_matches_recomputation;
 
@@ -285,23 +285,27 @@ impl ProcessFixture {
     }
 }
 
-async fn post(
-    client: &reqwest::Client,
-    address: &str,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> Value {
-    client
-        .post(format!("{address}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
+/// The fixture's MongoDB database.
+async fn fixture_mongo(name: &str) -> MongoStore {
+    MongoStore::connect(&mongo_uri(), name)
         .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
+        .expect("mongo")
+}
+
+/// Creates a top-level objective "root" through the API at `address`; its global ID.
+async fn create_root(client: &reqwest::Client, address: &str, token: &str) -> String {
+    let root = post_graphql(
+        client,
+        address,
+        token,
+        CREATE,
+        json!({ "i": { "title": "root" } }),
+    )
+    .await;
+    root["data"]["createObjective"]["objective"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("root: {root}"))
+        .to_owned()
 }
 
 async fn note_count(db: &goalgraph::store::pg::Db, tenant: i64) -> i64 {
@@ -326,27 +330,14 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
         token,
         data_dir,
     } = ProcessFixture::new("killed").await;
-    let mongo = MongoStore::connect(&mongo_uri(), &name)
-        .await
-        .expect("mongo");
+    let mongo = fixture_mongo(&name).await;
     let client = reqwest::Client::new();
 
     let first = ApiProcess::start(&database_url, &name, &data_dir).await;
     let create = CREATE;
-    let root = post(
-        &client,
-        &first.address,
-        &token,
-        create,
-        json!({ "i": { "title": "root" } }),
-    )
-    .await;
-    let root = root["data"]["createObjective"]["objective"]["id"]
-        .as_str()
-        .expect("root")
-        .to_owned();
+    let root = create_root(&client, &first.address, &token).await;
     let note = NOTE;
-    post(
+    post_graphql(
         &client,
         &first.address,
         &token,
@@ -363,7 +354,7 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
     // A burst of writes for both directions, then SIGKILL while the relay and the consumer
     // are still working through it.
     let creates = (0..120).map(|i| {
-        post(
+        post_graphql(
             &client,
             &first.address,
             &token,
@@ -372,7 +363,7 @@ async fn sigkill_while_relaying_and_consuming_leaves_nothing_for_reconcile() {
         )
     });
     let notes = (0..40).map(|i| {
-        post(
+        post_graphql(
             &client,
             &first.address,
             &token,
@@ -581,7 +572,7 @@ fn first_admin_token() -> String {
 }
 
 async fn create_objective(client: &reqwest::Client, address: &str, title: &str) -> Value {
-    post(
+    post_graphql(
         client,
         address,
         &first_admin_token(),
@@ -592,7 +583,7 @@ async fn create_objective(client: &reqwest::Client, address: &str, title: &str) 
 }
 
 async fn objective_titles(client: &reqwest::Client, address: &str) -> Vec<String> {
-    let body = post(
+    let body = post_graphql(
         client,
         address,
         &first_admin_token(),
@@ -717,9 +708,7 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
         token,
         data_dir,
     } = ProcessFixture::new("replicas").await;
-    let mongo = MongoStore::connect(&mongo_uri(), &name)
-        .await
-        .expect("mongo");
+    let mongo = fixture_mongo(&name).await;
     let client = reqwest::Client::new();
     let mut replicas = Vec::new();
     for i in 0..3 {
@@ -727,18 +716,7 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
     }
     let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
     let create = CREATE;
-    let root = post(
-        &client,
-        &addresses[0],
-        &token,
-        create,
-        json!({ "i": { "title": "root" } }),
-    )
-    .await;
-    let root = root["data"]["createObjective"]["objective"]["id"]
-        .as_str()
-        .expect("root")
-        .to_owned();
+    let root = create_root(&client, &addresses[0], &token).await;
     let note = NOTE;
     // A burst spread over the three processes; the first (whose consumer took the lease when
     // it started) is killed with SIGKILL when half of it has been sent.

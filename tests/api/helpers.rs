@@ -512,16 +512,7 @@ impl TestApp {
     /// POSTs a GraphQL request to the server at `address` (this app or one of its replicas)
     /// with `token`; the JSON answer, whatever it holds.
     pub async fn gql_at(&self, address: &str, token: &str, query: &str, variables: Value) -> Value {
-        self.client
-            .post(format!("{address}/graphql"))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json")
+        post_graphql(&self.client, address, token, query, variables).await
     }
 
     /// POSTs a raw body (sent as JSON) to the API at `address` with a bearer token; the answer
@@ -587,6 +578,27 @@ impl TestApp {
         .as_f64()
         .expect("progress")
     }
+}
+
+/// POSTs a GraphQL request to the API at `address` with `token`; the JSON answer, whatever
+/// it holds.
+pub async fn post_graphql(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    client
+        .post(format!("{address}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// The global ID of objective row `id`.

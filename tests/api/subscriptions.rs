@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{Actor, TestApp, spawn_app};
 
 const SUBSCRIPTION: &str = "subscription($under: ID!) { progressChanged(under: $under) { \
      objectiveId ancestorIds progress status occurredAt } }";
@@ -188,6 +188,17 @@ async fn status_changes_are_delivered_and_siblings_elsewhere_are_not() {
     assert_eq!(event["status"], "OFF_TRACK");
 }
 
+/// Makes `objective` private, as `admin`.
+async fn make_private(app: &TestApp, admin: &Actor, objective: &str) {
+    app.gql(
+        Some(&admin.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": objective, "visibility": "PRIVATE" } }),
+    )
+    .await
+    .data("/updateObjective");
+}
+
 #[tokio::test]
 async fn private_objectives_and_other_tenants_stay_hidden() {
     let app = spawn_app().await;
@@ -196,13 +207,7 @@ async fn private_objectives_and_other_tenants_stay_hidden() {
     let member = app.user(&tenant, Role::Member, None).await;
     let root = app.objective(admin, "Company", None).await;
     let secret = app.objective(admin, "Secret", Some(&root)).await;
-    app.gql(
-        Some(&admin.token),
-        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
-        json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
-    )
-    .await
-    .data("/updateObjective");
+    make_private(&app, admin, &secret).await;
     let kr = app.key_result(admin, &secret, 0.0, 10.0, 1.0).await;
 
     let mut subscriber = Subscriber::start(&app.address, &member.token, &root).await;
@@ -234,13 +239,7 @@ async fn events_never_name_a_private_ancestor_the_subscriber_may_not_see() {
     let root = app.objective(admin, "Company", None).await;
     let secret = app.objective(admin, "Secret", Some(&root)).await;
     let public_child = app.objective(admin, "Public child", Some(&secret)).await;
-    app.gql(
-        Some(&admin.token),
-        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
-        json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
-    )
-    .await
-    .data("/updateObjective");
+    make_private(&app, admin, &secret).await;
     let kr = app.key_result(admin, &public_child, 0.0, 10.0, 1.0).await;
 
     let mut member_feed = Subscriber::start(&app.address, &member.token, &root).await;
