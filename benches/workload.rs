@@ -78,6 +78,20 @@ const Q1: &str = "query($id: ID!) { objective(id: $id) { title progress keyResul
       children { title progress keyResults { progress } } } } } }";
 const Q2: &str = "query($id: ID!) { objective(id: $id) { descendants(maxDepth: 10) { depth objective { id title progress } } } }";
 const Q3: &str = "query($id: ID!) { objective(id: $id) { children { id title progress } } }";
+/// Issue 12's field sets, as a dashboard writes them: per objective `id title status weight
+/// owner { name }`, per key result `id title startValue targetValue currentValue weight`.
+/// Q1 full, nested: an objective and three levels of children, each with its key results.
+const Q1_FULL_NESTED: &str = "fragment O on Objective { id title status weight owner { name } \
+  keyResults { id title startValue targetValue currentValue weight } } \
+  query($id: ID!) { objective(id: $id) { ...O children { ...O children { ...O children { ...O } } } } }";
+/// Q1 full, flat: the same objects through `descendants(maxDepth: 3)`.
+const Q1_FULL_FLAT: &str = "query($id: ID!) { objective(id: $id) { id title status weight owner { name } \
+  keyResults { id title startValue targetValue currentValue weight } \
+  descendants(maxDepth: 3) { depth objective { id title status weight owner { name } \
+  keyResults { id title startValue targetValue currentValue weight } } } } }";
+/// Q2 full: the whole subtree as a flat list.
+const Q2_FULL: &str = "query($id: ID!) { objective(id: $id) { descendants(maxDepth: 10) { depth \
+  objective { id title status weight owner { name } } } } }";
 const CHECK_IN: &str = "mutation($kr: ID!) { checkIn(input: {keyResultId: $kr, value: 50}) { keyResult { progress } objective { progress } } }";
 const Q4: &str = "query($after: String) { objectives(first: 50, after: $after) { edges { node { id title progress owner { name } team { name } customFields latestUpdate { body } } } } }";
 
@@ -268,6 +282,41 @@ async fn main() {
             "Q3 roll-up, children with 11,111-node subtrees",
             Q3,
             json!({ "id": with_levels_below(6) }),
+        ),
+        (
+            "Q1 full nested, 111 objectives",
+            Q1_FULL_NESTED,
+            json!({ "id": with_levels_below(3) }),
+        ),
+        (
+            "Q1 full nested, 1,111 objectives",
+            Q1_FULL_NESTED,
+            json!({ "id": with_levels_below(4) }),
+        ),
+        (
+            "Q1 full flat, 111 objectives",
+            Q1_FULL_FLAT,
+            json!({ "id": with_levels_below(3) }),
+        ),
+        (
+            "Q1 full flat, 1,111 objectives",
+            Q1_FULL_FLAT,
+            json!({ "id": with_levels_below(4) }),
+        ),
+        (
+            "Q2 full, 111 objectives",
+            Q2_FULL,
+            json!({ "id": with_levels_below(3) }),
+        ),
+        (
+            "Q2 full, 1,111 objectives",
+            Q2_FULL,
+            json!({ "id": with_levels_below(4) }),
+        ),
+        (
+            "Q2 full, 11,111 objectives",
+            Q2_FULL,
+            json!({ "id": with_levels_below(5) }),
         ),
         ("Q4 mobile page of 50", Q4, json!({ "after": null })),
         (

@@ -12,9 +12,11 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::TokenKeys;
 use crate::graphql::{GoalSchema, build_schema};
 use crate::http;
+use crate::http::parsed_queries::ParsedQueries;
 use crate::loaders::Stores;
 use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
+use crate::store::pg::user_cache::UserCache;
 use crate::store::shared::{RateLimit, SharedState};
 
 /// The largest request body accepted, in bytes.
@@ -54,6 +56,10 @@ pub struct AppState {
     pub mongo: MongoStore,
     /// Rate-limit buckets and persisted queries, shared by replicas when in Redis.
     pub shared: SharedState,
+    /// The users tokens name, kept fresh by the progress feed's listener.
+    pub users: UserCache,
+    /// Parsed query documents by text.
+    pub parsed_queries: ParsedQueries,
 }
 
 impl AppState {
@@ -61,6 +67,7 @@ impl AppState {
     /// `feed`; local shared state and default limits until told otherwise.
     pub fn new(db: Db, mongo: &MongoStore, keys: TokenKeys, feed: ProgressFeed) -> Self {
         let stores = Stores::new(db, mongo);
+        let users = feed.users().clone();
         Self {
             schema: build_schema(stores.clone(), feed),
             stores,
@@ -68,6 +75,8 @@ impl AppState {
             limits: RequestLimits::default(),
             mongo: mongo.clone(),
             shared: SharedState::local(),
+            users,
+            parsed_queries: ParsedQueries::default(),
         }
     }
 

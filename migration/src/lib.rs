@@ -36,6 +36,7 @@ mod m20261121_000002_check_in_partitions;
 mod m20261121_000003_sync_state;
 mod m20261121_000004_database_settings;
 mod m20261130_000005_replica_coordination;
+mod m20261130_000006_user_change_notify;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_sync_state::Migration),
             Box::new(m20261121_000004_database_settings::Migration),
             Box::new(m20261130_000005_replica_coordination::Migration),
+            Box::new(m20261130_000006_user_change_notify::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use crate::auth::TokenKeys;
 use crate::config::StoreArgs;
 use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
+use crate::store::pg::user_cache::UserCache;
 use crate::store::pg::{Db, PgOptions, Pooling};
 use crate::store::shared::SharedState;
 use crate::sync::activity::ActivityConsumer;
@@ -22,6 +23,9 @@ use stores::{OpenStores, Opener, bootstrap_first_tenant};
 
 /// Any start-up or shutdown failure, shown to the operator as its message.
 pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long start-up waits for the replica's LISTEN connection.
+const LISTENER_WAIT: Duration = Duration::from_secs(5);
 
 /// What a server is built from: `goalgraph serve`'s arguments, or a test's.
 pub struct ServeSettings {
@@ -84,10 +88,18 @@ impl Application {
                 .map_err(|err| format!("cannot connect to Redis: {err}"))?,
             None => SharedState::local(),
         };
+        let users = UserCache::default();
         let feed = match &store.pg_listen_url {
-            Some(url) => ProgressFeed::start_at(url.expose()).map_err(|err| format!("{err}"))?,
-            None => ProgressFeed::start(&stores.db),
+            Some(url) => {
+                ProgressFeed::start_at(url.expose(), users).map_err(|err| format!("{err}"))?
+            }
+            None => ProgressFeed::start(&stores.db, users),
         };
+        // Serving before the listener listens would work, but without subscriptions' events
+        // and the user cache for a moment: give it a little time.
+        if !feed.wait_listening(LISTENER_WAIT).await {
+            tracing::warn!("the progress feed is not listening yet; serving anyway");
+        }
         let state = AppState::new(stores.db.clone(), &stores.mongo, settings.keys, feed)
             .with_shared(shared)
             .with_limits(settings.limits);

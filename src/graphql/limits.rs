@@ -15,7 +15,7 @@ use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
 pub const MAX_DEPTH: usize = 32;
 /// The highest complexity: every field counts 1, times the estimated length of the lists
 /// around it ([`paged`], [`listed`], [`tree`]).
-pub const MAX_COMPLEXITY: usize = 25_000;
+pub const MAX_COMPLEXITY: usize = 100_000;
 /// The most aliased fields in one document.
 pub const MAX_ALIASES: usize = 30;
 /// The most operations in one batched request.

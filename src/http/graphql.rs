@@ -226,6 +226,7 @@ enum Prepared {
 
 impl Prepared {
     fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
+        let request = state.parsed_queries.prepare(request);
         match self {
             Prepared::Viewer(viewer) => {
                 loaders::register(request.data(*viewer), &state.stores, *viewer)
@@ -254,5 +255,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Vi
         .and_then(bearer_token)
         .ok_or_else(|| AppError::Unauthenticated("use Authorization: Bearer <token>".into()))?;
     let claims = state.keys.verify(token)?;
-    resolve_viewer(&state.stores.org, &claims).await.map(Some)
+    resolve_viewer(&state.stores.org, &state.users, &claims)
+        .await
+        .map(Some)
 }

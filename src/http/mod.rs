@@ -5,6 +5,7 @@ pub mod assets;
 pub mod dashboard;
 pub mod graphql;
 pub mod ops;
+pub mod parsed_queries;
 pub mod persisted;
 pub mod playground;
 pub mod subscriptions;

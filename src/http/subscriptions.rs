@@ -49,7 +49,7 @@ async fn authenticate(
         )
     })?;
     let claims = state.keys.verify(token)?;
-    let viewer = resolve_viewer(&state.stores.org, &claims).await?;
+    let viewer = resolve_viewer(&state.stores.org, &state.users, &claims).await?;
     Ok((viewer, TokenExpiry(claims.exp)))
 }
 

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 
 use goalgraph::application::Application;
+use goalgraph::domain::role::Role;
+use goalgraph::http::graphql::SQL_STATEMENTS_HEADER;
 use goalgraph::store::mongo::goal_trees::GoalTrees;
 use goalgraph::store::pg::Db;
 use goalgraph::store::pg::outbox::prune_relayed;
@@ -291,5 +293,89 @@ async fn writes_spread_over_three_replicas_are_relayed_once_in_order_and_reconci
     eprintln!(
         "3 replicas: 60 creates, 20 moves, 30 notes; {before} outbox rows relayed, {pruned} pruned; 30 notes counted; 0 differences"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_role_change_or_deletion_reaches_every_replicas_user_cache_within_a_second() {
+    let app = spawn_app().await;
+    let replica = app.replica().await;
+    let t = app.tenant("cache").await;
+    let manager = app.user(&t, Role::Admin, None).await;
+    let owner = app.user(&t, Role::Member, None).await;
+    let leaver = app.user(&t, Role::Member, None).await;
+    let secret = app.objective(&owner, "Secret", None).await;
+    app.gql(
+        Some(&owner.token),
+        "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+        json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
+    )
+    .await
+    .data("/updateObjective");
+    let read_secret = "query($id: ID!) { objective(id: $id) { title } }";
+    let sees_secret = |token: String| {
+        let (app, replica, secret) = (&app, replica.clone(), secret.clone());
+        async move {
+            let body = app
+                .gql_at(&replica, &token, read_secret, json!({ "id": secret }))
+                .await;
+            body.pointer("/data/objective/title")
+                .and_then(|t| t.as_str())
+                == Some("Secret")
+        }
+    };
+    // The replica caches the admin: the same request costs one statement less the second time.
+    let first = app
+        .post_raw(
+            &replica,
+            &manager.token,
+            json!({ "query": read_secret, "variables": { "id": secret } }).to_string(),
+        )
+        .await;
+    let second = app
+        .post_raw(
+            &replica,
+            &manager.token,
+            json!({ "query": read_secret, "variables": { "id": secret } }).to_string(),
+        )
+        .await;
+    let statements = |answer: &crate::helpers::RawResponse| -> u64 {
+        answer.headers[SQL_STATEMENTS_HEADER]
+            .to_str()
+            .expect("header")
+            .parse()
+            .expect("count")
+    };
+    assert_eq!(first.body["data"]["objective"]["title"], "Secret");
+    assert_eq!(statements(&second) + 1, statements(&first));
+    assert!(sees_secret(manager.token.clone()).await);
+
+    // An operator demotes the admin in SQL; the replica stops showing the private objective
+    // within a second.
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE users SET role = 'member' WHERE id = {}",
+            manager.id
+        ))
+        .await
+        .expect("demote");
+    eventually(1, "the demotion to reach the replica", || async {
+        !sees_secret(manager.token.clone()).await
+    })
+    .await;
+
+    // A deleted user's token stops working on the replica within a second.
+    assert!(!sees_secret(leaver.token.clone()).await);
+    let query = "{ viewer { id } }";
+    let unauthenticated = || async {
+        app.gql_at(&replica, &leaver.token, query, json!({})).await["errors"][0]["extensions"]["code"]
+            == "UNAUTHENTICATED"
+    };
+    assert!(!unauthenticated().await);
+    app.db
+        .execute_unprepared(&format!("DELETE FROM users WHERE id = {}", leaver.id))
+        .await
+        .expect("delete");
+    eventually(1, "the deletion to reach the replica", unauthenticated).await;
     app.stop().await;
 }

@@ -17,6 +17,7 @@ pub mod rollup;
 pub mod scoped;
 pub mod seed;
 pub mod tree;
+pub mod user_cache;
 pub mod visibility;
 
 use std::time::Duration;

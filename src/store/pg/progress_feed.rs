@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::scoped::sql;
 use super::tree::{self, ChainLink};
+use super::user_cache::{USERS_CHANNEL, UserCache};
 use crate::domain::access::Viewer;
 use crate::domain::objective::ObjectiveStatus;
 use crate::store::StoreResult;
@@ -185,10 +186,12 @@ fn pack(notices: &[ProgressNotice]) -> StoreResult<Vec<String>> {
     Ok(payloads)
 }
 
-/// This replica's end of the channel: one LISTEN connection, fanned out to subscribers.
+/// This replica's LISTEN connection: progress notices fanned out to subscribers, and user
+/// changes applied to the replica's [`UserCache`].
 #[derive(Clone)]
 pub struct ProgressFeed {
     sender: broadcast::Sender<Arc<ProgressNotice>>,
+    users: UserCache,
     listening: watch::Receiver<bool>,
     _task: Arc<AbortOnDrop>,
 }
@@ -205,30 +208,47 @@ impl ProgressFeed {
     /// Starts listening on a connection of `db`'s pool; the listener stops when the last
     /// clone of the feed is dropped. Reconnects by itself; notices sent while it is
     /// disconnected are not delivered (subscribers re-read current values on reconnect).
-    pub fn start(db: &Db) -> Self {
-        Self::listening_on(db.connection().get_postgres_connection_pool().clone())
+    pub fn start(db: &Db, users: UserCache) -> Self {
+        Self::listening_on(
+            db.connection().get_postgres_connection_pool().clone(),
+            users,
+        )
     }
 
     /// Like [`ProgressFeed::start`], listening on a connection of its own to `url`: LISTEN
     /// needs a session, so when `db` goes through a transaction pooler this URL must reach
     /// PostgreSQL directly (or through a session pooler).
-    pub fn start_at(url: &str) -> StoreResult<Self> {
+    pub fn start_at(url: &str, users: UserCache) -> StoreResult<Self> {
         let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect_lazy(url)
             .map_err(|err| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
-        Ok(Self::listening_on(pool))
+        Ok(Self::listening_on(pool, users))
     }
 
-    fn listening_on(pool: sea_orm::sqlx::PgPool) -> Self {
+    fn listening_on(pool: sea_orm::sqlx::PgPool, users: UserCache) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
         let (ready, listening) = watch::channel(false);
-        let task = tokio::spawn(listen(pool, sender.clone(), ready));
+        let task = tokio::spawn(listen(pool, sender.clone(), users.clone(), ready));
         Self {
             sender,
+            users,
             listening,
             _task: Arc::new(AbortOnDrop(task)),
         }
+    }
+
+    /// Waits up to `wait` for the listener to be listening; whether it is.
+    pub async fn wait_listening(&self, wait: Duration) -> bool {
+        let mut listening = self.listening.clone();
+        tokio::time::timeout(wait, listening.wait_for(|ready| *ready))
+            .await
+            .is_ok()
+    }
+
+    /// The user cache this listener keeps fresh.
+    pub fn users(&self) -> &UserCache {
+        &self.users
     }
 
     /// A receiver of every notice from now on, once the listener is listening (at most
@@ -244,6 +264,7 @@ impl ProgressFeed {
 async fn listen(
     pool: sea_orm::sqlx::PgPool,
     sender: broadcast::Sender<Arc<ProgressNotice>>,
+    users: UserCache,
     ready: watch::Sender<bool>,
 ) {
     loop {
@@ -255,14 +276,18 @@ async fn listen(
                 continue;
             }
         };
-        if let Err(error) = listener.listen(CHANNEL).await {
+        if let Err(error) = listener.listen_all([CHANNEL, USERS_CHANNEL]).await {
             tracing::warn!(%error, "progress feed: LISTEN failed; retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        users.listening();
         ready.send_replace(true);
         loop {
             match listener.try_recv().await {
+                Ok(Some(notification)) if notification.channel() == USERS_CHANNEL => {
+                    users.evict_notified(notification.payload());
+                }
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<Vec<ProgressNotice>>(notification.payload()) {
                         Ok(notices) => {
@@ -274,10 +299,17 @@ async fn listen(
                         Err(error) => tracing::warn!(%error, "progress feed: bad payload"),
                     }
                 }
-                // The connection dropped; try_recv reconnects and re-listens on its next call.
-                Ok(None) => tracing::warn!("progress feed: connection lost; reconnecting"),
+                // The connection dropped: notifications may be lost until it is back, so the
+                // user cache stops serving, and the listener reconnects from scratch.
+                Ok(None) => {
+                    tracing::warn!("progress feed: connection lost; reconnecting");
+                    users.deaf();
+                    ready.send_replace(false);
+                    break;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "progress feed: receive failed; reconnecting");
+                    users.deaf();
                     ready.send_replace(false);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
