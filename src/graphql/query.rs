@@ -4,7 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::connection::{MAX_PAGE_SIZE, PageRequest, page_size};
-use super::context::{decode_opt, load_many, load_one, stores, viewer};
+use super::context::{decode_opt, load_many, load_one, loader, stores, viewer};
 use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
 use super::node::{self, Node};
@@ -14,7 +14,7 @@ use crate::domain::custom_fields::is_identifier;
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::domain::text::optional_text;
 use crate::error::{AppError, AppResult};
-use crate::loaders::{ObjectiveById, TeamById, UserById};
+use crate::loaders::{ChildrenOf, ObjectiveById, TeamById, UserById};
 use crate::store::pg::objectives::ObjectiveFilter as StoreFilter;
 
 /// The most objectives one `branch` query returns.
@@ -95,7 +95,24 @@ impl CoreQuery {
         let Some(id) = GlobalId::decode_as(&id, NodeKind::Objective) else {
             return Ok(None);
         };
-        Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective))
+        if !ctx.look_ahead().field("children").exists() {
+            return Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective));
+        }
+        // The objective and its children in one round trip; `children` then reads them from
+        // its loader's cache.
+        let viewer = viewer(ctx)?;
+        let Some((objective, children)) = stores(ctx)
+            .objectives
+            .visible_with_children(&viewer, id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        loader::<ObjectiveById>(ctx)?
+            .feed_one(id, objective.clone())
+            .await;
+        loader::<ChildrenOf>(ctx)?.feed_one(id, children).await;
+        Ok(Some(Objective(objective)))
     }
 
     /// Objectives visible to you, by id, a page at a time (`first` at most 100).

@@ -6,8 +6,8 @@ use super::Db;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entity::{cycle, objective, team, user};
@@ -65,6 +65,32 @@ impl ObjectiveRepo {
             Some(visibility::condition(viewer)),
         )
         .await
+    }
+
+    /// Objective `id` if visible, with its visible, unarchived children in id order, in one
+    /// statement (for a query that asks for both: one round trip instead of two).
+    #[tracing::instrument(skip(self, viewer), level = "debug")]
+    pub async fn visible_with_children(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+    ) -> StoreResult<Option<(objective::Model, Vec<objective::Model>)>> {
+        let rows = objective::Entity::find()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(
+                Condition::any().add(objective::Column::Id.eq(id)).add(
+                    Condition::all()
+                        .add(objective::Column::ParentId.eq(id))
+                        .add(objective::Column::ArchivedAt.is_null()),
+                ),
+            )
+            .filter(visibility::condition(viewer))
+            .order_by_asc(objective::Column::Id)
+            .all(&self.db)
+            .await?;
+        let (roots, children): (Vec<_>, Vec<_>) = rows.into_iter().partition(|o| o.id == id);
+        // Children of an objective the viewer may not see are never handed out.
+        Ok(roots.into_iter().next().map(|root| (root, children)))
     }
 
     /// The visible, unarchived children of each of `parent_ids`, in id order.
