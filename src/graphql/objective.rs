@@ -129,6 +129,8 @@ pub async fn prime(
 
 /// The deepest `maxDepth` a tree field accepts.
 pub const MAX_TREE_DEPTH: i32 = 1000;
+/// The `maxDepth` of `descendants` when none is given.
+pub const DEFAULT_TREE_DEPTH: i32 = 100;
 
 /// An objective: a goal in the alignment tree, measured by key results and by its children.
 #[derive(Clone)]
@@ -218,7 +220,7 @@ impl Objective {
     async fn descendants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100)] max_depth: i32,
+        #[graphql(default_with = "DEFAULT_TREE_DEPTH")] max_depth: i32,
     ) -> AppResult<Vec<TreeEntry>> {
         if !(1..=MAX_TREE_DEPTH).contains(&max_depth) {
             return Err(AppError::bad_input(

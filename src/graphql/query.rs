@@ -8,13 +8,13 @@ use super::context::{decode_opt, load_many, load_one, loader, stores, viewer};
 use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
 use super::node::{self, Node};
-use super::objective::{Objective, prime};
+use super::objective::{DEFAULT_TREE_DEPTH, MAX_TREE_DEPTH, Objective, prime};
 use super::org::{Cycle, Team, User};
 use crate::domain::custom_fields::is_identifier;
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::domain::text::optional_text;
 use crate::error::{AppError, AppResult};
-use crate::loaders::{ChildrenOf, ObjectiveById, TeamById, UserById};
+use crate::loaders::{ChildrenOf, DescendantsOf, ObjectiveById, SubtreeKey, TeamById, UserById};
 use crate::store::pg::objectives::ObjectiveFilter as StoreFilter;
 
 /// The most objectives one `branch` query returns.
@@ -95,12 +95,30 @@ impl CoreQuery {
         let Some(id) = GlobalId::decode_as(&id, NodeKind::Objective) else {
             return Ok(None);
         };
+        let viewer = viewer(ctx)?;
+        // The objective and the tree below it in one round trip when the query asks for both;
+        // `descendants` or `children` then read them from their loader's cache.
+        if let Some(max_depth) = sole_descendants_depth(ctx) {
+            let Some((objective, entries)) = stores(ctx)
+                .objectives
+                .visible_with_descendants(&viewer, id, max_depth)
+                .await?
+            else {
+                return Ok(None);
+            };
+            loader::<ObjectiveById>(ctx)?
+                .feed_one(id, objective.clone())
+                .await;
+            let key = SubtreeKey {
+                root_id: id,
+                max_depth,
+            };
+            loader::<DescendantsOf>(ctx)?.feed_one(key, entries).await;
+            return Ok(Some(Objective(objective)));
+        }
         if !ctx.look_ahead().field("children").exists() {
             return Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective));
         }
-        // The objective and its children in one round trip; `children` then reads them from
-        // its loader's cache.
-        let viewer = viewer(ctx)?;
         let Some((objective, children)) = stores(ctx)
             .objectives
             .visible_with_children(&viewer, id)
@@ -317,4 +335,30 @@ pub(super) fn field_conditions(
             Ok((c.key, value))
         })
         .collect()
+}
+
+/// The `maxDepth` of the `descendants` selected below this field, when every selection of
+/// it asks for the same valid depth (aliases with other depths, or an invalid one, are left to
+/// the loader and the field's own validation).
+fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
+    let field = ctx.field();
+    let mut depths = field
+        .selection_set()
+        .filter(|field| field.name() == "descendants")
+        .map(|field| {
+            let arguments = field.arguments().ok()?;
+            match arguments
+                .iter()
+                .find(|(name, _)| name.as_str() == "maxDepth")
+            {
+                None => Some(DEFAULT_TREE_DEPTH),
+                Some((_, async_graphql::Value::Number(n))) => {
+                    n.as_i64().and_then(|n| i32::try_from(n).ok())
+                }
+                Some(_) => None,
+            }
+        });
+    let first = depths.next()??;
+    let all_same = depths.all(|depth| depth == Some(first));
+    (all_same && (1..=MAX_TREE_DEPTH).contains(&first)).then_some(first)
 }

@@ -93,6 +93,17 @@ impl ObjectiveRepo {
         Ok(roots.into_iter().next().map(|root| (root, children)))
     }
 
+    /// Objective `id` if visible, with its visible descendants down to `max_depth` levels in
+    /// pre-order, in one statement (see `tree::root_with_descendants`).
+    pub async fn visible_with_descendants(
+        &self,
+        viewer: &Viewer,
+        id: i64,
+        max_depth: i32,
+    ) -> StoreResult<Option<(objective::Model, Vec<tree::TreeEntry>)>> {
+        tree::root_with_descendants(&self.db, viewer, id, max_depth).await
+    }
+
     /// The visible, unarchived children of each of `parent_ids`, in id order.
     #[tracing::instrument(skip(self, viewer), level = "debug")]
     pub async fn visible_children(

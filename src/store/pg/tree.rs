@@ -45,30 +45,84 @@ pub async fn descendants(
     roots: &[i64],
     max_depth: i32,
 ) -> StoreResult<Vec<TreeEntry>> {
+    let entries =
+        subtree_entries(db, viewer.tenant_id, roots, max_depth, Depths::BelowRoots).await?;
+    Ok(visible_in_pre_order(viewer, entries))
+}
+
+/// Objective `root` if `viewer` may see it, with its visible descendants down to `max_depth`
+/// levels as [`descendants`] gives them, in one statement (for a query that asks for both).
+pub async fn root_with_descendants(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    root: i64,
+    max_depth: i32,
+) -> StoreResult<Option<(objective::Model, Vec<TreeEntry>)>> {
+    let mut entries =
+        subtree_entries(db, viewer.tenant_id, &[root], max_depth, Depths::WithRoots).await?;
+    let Some(position) = entries.iter().position(|entry| entry.depth == 0) else {
+        return Ok(None);
+    };
+    let root = entries.swap_remove(position).objective;
+    if !viewer.can_see(root.visibility.is_private(), root.owner_id, root.team_id) {
+        return Ok(None);
+    }
+    Ok(Some((root, visible_in_pre_order(viewer, entries))))
+}
+
+/// Which depths [`subtree_entries`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depths {
+    /// The roots themselves (depth 0) too.
+    WithRoots,
+    /// Only what lies below them.
+    BelowRoots,
+}
+
+/// Every objective below each of `roots` (unarchived, any visibility) down to `max_depth`
+/// levels, with the root it was reached from; one recursive CTE.
+async fn subtree_entries(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    roots: &[i64],
+    max_depth: i32,
+    depths: Depths,
+) -> StoreResult<Vec<TreeEntry>> {
+    let lowest = match depths {
+        Depths::WithRoots => 0,
+        Depths::BelowRoots => 1,
+    };
     let statement = sql(
-        "WITH RECURSIVE tree AS ( \
-             SELECT o.*, o.id AS start_id, 0 AS depth \
-             FROM objectives o WHERE o.tenant_id = $1 AND o.id = ANY($2) \
-           UNION ALL \
-             SELECT c.*, t.start_id, t.depth + 1 \
-             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id \
-             WHERE t.depth < $3 AND c.archived_at IS NULL \
-         ) \
-         SELECT * FROM tree WHERE depth > 0",
+        r#"
+        WITH RECURSIVE tree AS (
+            SELECT o.*, o.id AS start_id, 0 AS depth
+            FROM objectives o WHERE o.tenant_id = $1 AND o.id = ANY($2)
+          UNION ALL
+            SELECT c.*, t.start_id, t.depth + 1
+            FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
+            WHERE t.depth < $3 AND c.archived_at IS NULL
+        )
+        SELECT * FROM tree WHERE depth >= $4
+        "#,
         [
-            viewer.tenant_id.into(),
+            tenant_id.into(),
             roots.to_vec().into(),
             max_depth.into(),
+            lowest.into(),
         ],
     );
-    let entries = tree_entries(db.query_all_raw(statement).await?)?;
-    Ok(pre_order(entries)
+    tree_entries(db.query_all_raw(statement).await?)
+}
+
+/// `entries` in pre-order, without those `viewer` may not see.
+fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
+    pre_order(entries)
         .into_iter()
         .filter(|e| {
             let o = &e.objective;
             viewer.can_see(o.visibility.is_private(), o.owner_id, o.team_id)
         })
-        .collect())
+        .collect()
 }
 
 /// Orders each start's entries depth-first (children by id), from the start downwards.
