@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Lookahead, Object};
 use chrono::{DateTime, Utc};
+use std::borrow::Borrow;
 
 use super::connection::{MAX_PAGE_SIZE, page_size};
 use super::context::{encode_id, load_many, load_one, stores, viewer};
@@ -26,15 +27,16 @@ use crate::store::pg::entity::objective;
 /// resolved in slices (the executor yields between them), which would split one batch into
 /// many. Priming from the list field makes it one round trip per relation, whatever the
 /// list's length.
-pub async fn prime(
+pub async fn prime<O: Borrow<objective::Model>>(
     ctx: &Context<'_>,
     selection: Lookahead<'_>,
-    objectives: &[objective::Model],
+    objectives: &[O],
 ) -> AppResult<()> {
     if objectives.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = objectives.iter().map(|o| o.id).collect();
+    let objectives = || objectives.iter().map(Borrow::borrow);
+    let ids: Vec<i64> = objectives().map(|o: &objective::Model| o.id).collect();
     let key_results = async {
         let wanted = selection.field("keyResults");
         if !wanted.exists() {
@@ -63,9 +65,9 @@ pub async fn prime(
         Ok::<_, AppError>(())
     };
     let when = |field: &str| selection.field(field).exists();
-    let owners: Vec<i64> = objectives.iter().map(|o| o.owner_id).collect();
-    let teams: Vec<i64> = objectives.iter().filter_map(|o| o.team_id).collect();
-    let cycles: Vec<i64> = objectives.iter().filter_map(|o| o.cycle_id).collect();
+    let owners: Vec<i64> = objectives().map(|o| o.owner_id).collect();
+    let teams: Vec<i64> = objectives().filter_map(|o| o.team_id).collect();
+    let cycles: Vec<i64> = objectives().filter_map(|o| o.cycle_id).collect();
     let latest_keys: Vec<UpdatesKey> = ids
         .iter()
         .map(|&objective_id| UpdatesKey {
@@ -235,8 +237,7 @@ impl Objective {
         let entries = load_one::<DescendantsOf, _>(ctx, key)
             .await?
             .unwrap_or_default();
-        let objectives: Vec<objective::Model> =
-            entries.iter().map(|e| e.objective.clone()).collect();
+        let objectives: Vec<&objective::Model> = entries.iter().map(|e| &e.objective).collect();
         prime(ctx, ctx.look_ahead().field("objective"), &objectives).await?;
         Ok(entries
             .into_iter()
