@@ -81,14 +81,9 @@ const Q3: &str = "query($id: ID!) { objective(id: $id) { children { id title pro
 /// Issue 12's field sets, as a dashboard writes them: per objective `id title status weight
 /// owner { name }`, per key result `id title startValue targetValue currentValue weight`.
 /// Q1 full, nested: an objective and three levels of children, each with its key results.
-const Q1_FULL_NESTED: &str = "fragment O on Objective { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } } \
-  query($id: ID!) { objective(id: $id) { ...O children { ...O children { ...O children { ...O } } } } }";
+const Q1_FULL_NESTED: &str = include_str!("../tests/fixtures/q1_full_nested.graphql");
 /// Q1 full, flat: the same objects through `descendants(maxDepth: 3)`.
-const Q1_FULL_FLAT: &str = "query($id: ID!) { objective(id: $id) { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } \
-  descendants(maxDepth: 3) { depth objective { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } } } } }";
+const Q1_FULL_FLAT: &str = include_str!("../tests/fixtures/q1_full_flat.graphql");
 /// Q2 full: the whole subtree as a flat list.
 const Q2_FULL: &str = "query($id: ID!) { objective(id: $id) { descendants(maxDepth: 10) { depth \
   objective { id title status weight owner { name } } } } }";

@@ -1,6 +1,8 @@
 //! The query root: node lookup, objectives with filters and pagination, and the org chart.
 
+use crate::store::pg::entity::objective;
 use async_graphql::connection::Connection;
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::connection::{MAX_PAGE_SIZE, PageRequest, page_size};
@@ -98,39 +100,22 @@ impl CoreQuery {
         let viewer = viewer(ctx)?;
         // The objective and the tree below it in one round trip when the query asks for both;
         // `descendants` or `children` then read them from their loader's cache.
+        let objectives = &stores(ctx).objectives;
         if let Some(max_depth) = sole_descendants_depth(ctx) {
-            let Some((objective, entries)) = stores(ctx)
-                .objectives
-                .visible_with_descendants(&viewer, id, max_depth)
-                .await?
-            else {
-                return Ok(None);
-            };
-            loader::<ObjectiveById>(ctx)?
-                .feed_one(id, objective.clone())
-                .await;
             let key = SubtreeKey {
                 root_id: id,
                 max_depth,
             };
-            loader::<DescendantsOf>(ctx)?.feed_one(key, entries).await;
-            return Ok(Some(Objective(objective)));
+            let fetched = objectives
+                .visible_with_descendants(&viewer, id, max_depth)
+                .await?;
+            return prefetched::<DescendantsOf, _>(ctx, key, fetched).await;
         }
-        if !ctx.look_ahead().field("children").exists() {
-            return Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective));
+        if ctx.look_ahead().field("children").exists() {
+            let fetched = objectives.visible_with_children(&viewer, id).await?;
+            return prefetched::<ChildrenOf, _>(ctx, id, fetched).await;
         }
-        let Some((objective, children)) = stores(ctx)
-            .objectives
-            .visible_with_children(&viewer, id)
-            .await?
-        else {
-            return Ok(None);
-        };
-        loader::<ObjectiveById>(ctx)?
-            .feed_one(id, objective.clone())
-            .await;
-        loader::<ChildrenOf>(ctx)?.feed_one(id, children).await;
-        Ok(Some(Objective(objective)))
+        Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective))
     }
 
     /// Objectives visible to you, by id, a page at a time (`first` at most 100).
@@ -361,4 +346,25 @@ fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
     let first = depths.next()??;
     let all_same = depths.all(|depth| depth == Some(first));
     (all_same && (1..=MAX_TREE_DEPTH).contains(&first)).then_some(first)
+}
+
+/// Hands an objective fetched together with part of its tree to the loaders its fields read
+/// (`ObjectiveById`, and loader `T` under `key`); `None` when it is not visible.
+async fn prefetched<T, K>(
+    ctx: &Context<'_>,
+    key: K,
+    fetched: Option<(objective::Model, T::Value)>,
+) -> AppResult<Option<Objective>>
+where
+    T: Loader<K, Error = AppError>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    let Some((objective, part)) = fetched else {
+        return Ok(None);
+    };
+    loader::<ObjectiveById>(ctx)?
+        .feed_one(objective.id, objective.clone())
+        .await;
+    loader::<T>(ctx)?.feed_one(key, part).await;
+    Ok(Some(Objective(objective)))
 }

@@ -17,13 +17,8 @@ const Q1: &str = "query($id: ID!) { objective(id: $id) { title progress keyResul
 const MAX_STATEMENTS: u64 = 1 + 2 * 4;
 
 /// Q1 as a dashboard writes it (issue 12's field sets), nested and flat.
-const Q1_FULL_NESTED: &str = "fragment O on Objective { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } } \
-  query($id: ID!) { objective(id: $id) { ...O children { ...O children { ...O children { ...O } } } } }";
-const Q1_FULL_FLAT: &str = "query($id: ID!) { objective(id: $id) { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } \
-  descendants(maxDepth: 3) { depth objective { id title status weight owner { name } \
-  keyResults { id title startValue targetValue currentValue weight } } } } }";
+const Q1_FULL_NESTED: &str = include_str!("../fixtures/q1_full_nested.graphql");
+const Q1_FULL_FLAT: &str = include_str!("../fixtures/q1_full_flat.graphql");
 
 /// The bound for the full-field forms: the objective (with its children), then per level the
 /// children, their key results and their owners.
