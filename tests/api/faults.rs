@@ -94,14 +94,8 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     server.stop().await.expect("stop postgres");
     // Without its source of truth a replica cannot serve: it leaves the load balancer.
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("readyz");
-    assert_eq!(ready.status().as_u16(), 503);
-    let ready: Value = ready.json().await.expect("json");
+    let (status, ready) = app.readiness().await;
+    assert_eq!(status, 503);
     assert_eq!(ready["status"], "unready", "{ready}");
     assert_eq!(ready["postgres"], "failing");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -700,19 +694,20 @@ async fn subcommands_and_a_second_serve_leave_a_running_embedded_instance_servin
 
 #[tokio::test]
 async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_processes() {
-    let ProcessFixture {
-        database_url,
-        name,
-        db,
-        tenant,
-        token,
-        data_dir,
-    } = ProcessFixture::new("replicas").await;
-    let mongo = fixture_mongo(&name).await;
+    let fixture = ProcessFixture::new("replicas").await;
+    let (db, token, tenant) = (&fixture.db, fixture.token.clone(), &fixture.tenant);
+    let mongo = fixture_mongo(&fixture.name).await;
     let client = reqwest::Client::new();
     let mut replicas = Vec::new();
     for i in 0..3 {
-        replicas.push(ApiProcess::start(&database_url, &name, &data_dir.join(i.to_string())).await);
+        replicas.push(
+            ApiProcess::start(
+                &fixture.database_url,
+                &fixture.name,
+                &fixture.data_dir.join(i.to_string()),
+            )
+            .await,
+        );
     }
     let addresses: Vec<String> = replicas.iter().map(|r| r.address.clone()).collect();
     let create = CREATE;
@@ -756,7 +751,7 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
     let first_half = tokio::spawn(wave(0..90, addresses.clone()));
     let killed = replicas.remove(0);
     eventually(20, "part of the burst to land", || async {
-        pending(&db).await.unwrap_or(0) > 0 || note_count(&db, tenant.id).await > 0
+        pending(db).await.unwrap_or(0) > 0 || note_count(db, tenant.id).await > 0
     })
     .await;
     killed.kill().await;
@@ -772,13 +767,13 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
         .filter(|ok| **ok)
         .count();
     eventually(60, "both stores to converge after the kill", || async {
-        pending(&db).await.unwrap_or(1) == 0
-            && reconcile(&db, &mongo, tenant.id, false)
+        pending(db).await.unwrap_or(1) == 0
+            && reconcile(db, &mongo, tenant.id, false)
                 .await
                 .is_ok_and(|report| report.differences.is_empty())
     })
     .await;
-    let counted = note_count(&db, tenant.id).await;
+    let counted = note_count(db, tenant.id).await;
     let acknowledged_notes = acknowledged_before
         .iter()
         .chain(&acknowledged_after)
@@ -796,5 +791,5 @@ async fn a_replica_killed_mid_burst_leaves_nothing_for_reconcile_on_three_proces
     for replica in replicas {
         replica.kill().await;
     }
-    let _ = std::fs::remove_dir_all(data_dir);
+    let _ = std::fs::remove_dir_all(&fixture.data_dir);
 }

@@ -544,6 +544,18 @@ impl TestApp {
         }
     }
 
+    /// `GET /readyz`: its status and JSON body.
+    pub async fn readiness(&self) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}/readyz", self.address))
+            .send()
+            .await
+            .expect("readyz");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
     /// The text of `GET path` on this API.
     pub async fn get_text(&self, path: &str) -> String {
         self.client

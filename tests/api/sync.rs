@@ -110,7 +110,7 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
     );
     // Writes still succeed, so the replica stays in the load balancer, reporting the
     // degraded store in its body and its metrics.
-    let (status, ready) = readiness(&app).await;
+    let (status, ready) = app.readiness().await;
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["mongodb"], "failing");
@@ -130,7 +130,7 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
         converged(&app, &t)
     })
     .await;
-    let (status, ready) = readiness(&app).await;
+    let (status, ready) = app.readiness().await;
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["outbox_pending"], 0);
@@ -142,17 +142,6 @@ async fn writes_succeed_while_mongodb_is_down_and_goal_trees_converge_when_it_re
     app.stop().await;
     restarted.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(data);
-}
-
-async fn readiness(app: &TestApp) -> (u16, serde_json::Value) {
-    let response = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("readyz");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json"))
 }
 
 #[tokio::test]
