@@ -53,9 +53,19 @@ impl GlobalId {
         Self { kind, id }
     }
 
-    /// The opaque string handed to clients.
+    /// The opaque string handed to clients. Written into a stack buffer first, so the encoded
+    /// string is the only allocation (one per ID in every answer).
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.kind.as_str(), self.id))
+        // The longest kind (9 bytes), ':' and an i64 (20 bytes) fit in 32.
+        let mut raw = [0u8; 32];
+        let mut cursor = std::io::Cursor::new(&mut raw[..]);
+        let written = std::io::Write::write_fmt(
+            &mut cursor,
+            format_args!("{}:{}", self.kind.as_str(), self.id),
+        );
+        debug_assert!(written.is_ok(), "a global ID fits in 32 bytes");
+        let length = usize::try_from(cursor.position()).unwrap_or(raw.len());
+        URL_SAFE_NO_PAD.encode(&raw[..length])
     }
 
     /// Parses an ID a client sent; `None` for anything that is not one of ours.
@@ -82,6 +92,20 @@ mod tests {
     fn an_encoded_id_decodes_to_itself() {
         let id = GlobalId::new(NodeKind::KeyResult, 42);
         assert_eq!(GlobalId::decode(&id.encode()), Some(id));
+    }
+
+    #[test]
+    fn the_encoding_is_base64url_of_kind_colon_number_for_every_kind_and_size() {
+        for kind in NodeKind::ALL {
+            for id in [1, 42, i64::MAX] {
+                let expected = URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.as_str()));
+                assert_eq!(GlobalId::new(kind, id).encode(), expected);
+            }
+        }
+        assert_eq!(
+            GlobalId::new(NodeKind::Objective, 2).encode(),
+            "T2JqZWN0aXZlOjI"
+        );
     }
 
     #[test]
