@@ -378,8 +378,10 @@ fn run_hostile_requests() {
         refused >= 16,
         "only {refused} of 160 hostile requests were refused"
     );
+    // About one in seven is harmless (22 on average, standard deviation about 4.4): fewer
+    // than four would mean the generator changed, not bad luck.
     assert!(
-        answered >= 16,
+        answered >= 4,
         "only {answered} of 160 hostile requests were answered"
     );
 }

@@ -31,8 +31,10 @@ impl ActivityRepo {
     /// The summaries of these objectives (absent: no activity yet).
     pub async fn by_objectives(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<Activity>> {
         Ok(Activity::find_by_statement(sql(
-            "SELECT objective_id, update_count, last_update_at, last_author_id, custom_fields_changed_at \
-             FROM objective_activity WHERE tenant_id = $1 AND objective_id = ANY($2)",
+            r#"
+                SELECT objective_id, update_count, last_update_at, last_author_id, custom_fields_changed_at
+                FROM objective_activity WHERE tenant_id = $1 AND objective_id = ANY($2)
+            "#,
             [tenant_id.into(), ids.to_vec().into()],
         ))
         .all(&self.db)
@@ -91,10 +93,12 @@ pub async fn fields_changed(
     at: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<()> {
     txn.execute_raw(sql(
-        "INSERT INTO objective_activity (tenant_id, objective_id, custom_fields_changed_at) \
-         VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, objective_id) DO UPDATE SET \
-           custom_fields_changed_at = EXCLUDED.custom_fields_changed_at",
+        r#"
+            INSERT INTO objective_activity (tenant_id, objective_id, custom_fields_changed_at)
+            VALUES ($1, $2, $3)
+            ON CONFLICT (tenant_id, objective_id) DO UPDATE SET
+              custom_fields_changed_at = EXCLUDED.custom_fields_changed_at
+        "#,
         [tenant_id.into(), objective_id.into(), at.into()],
     ))
     .await?;
@@ -104,8 +108,10 @@ pub async fn fields_changed(
 /// The tenant's stored summaries of objectives that have notes.
 pub async fn summaries(db: &Db, tenant_id: i64) -> StoreResult<Vec<Summary>> {
     Ok(Summary::find_by_statement(sql(
-        "SELECT objective_id, update_count, last_update_at, last_author_id \
-         FROM objective_activity WHERE tenant_id = $1 AND update_count > 0",
+        r#"
+            SELECT objective_id, update_count, last_update_at, last_author_id
+            FROM objective_activity WHERE tenant_id = $1 AND update_count > 0
+        "#,
         [tenant_id.into()],
     ))
     .all(db)
@@ -122,12 +128,14 @@ pub async fn overwrite_summary(
 ) -> StoreResult<()> {
     let statement = match summary {
         Some(s) => sql(
-            "INSERT INTO objective_activity \
-               (tenant_id, objective_id, update_count, last_update_at, last_author_id) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, objective_id) DO UPDATE SET \
-               update_count = EXCLUDED.update_count, last_update_at = EXCLUDED.last_update_at, \
-               last_author_id = EXCLUDED.last_author_id",
+            r#"
+                INSERT INTO objective_activity
+                  (tenant_id, objective_id, update_count, last_update_at, last_author_id)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (tenant_id, objective_id) DO UPDATE SET
+                  update_count = EXCLUDED.update_count, last_update_at = EXCLUDED.last_update_at,
+                  last_author_id = EXCLUDED.last_author_id
+            "#,
             [
                 tenant_id.into(),
                 objective_id.into(),
@@ -137,9 +145,11 @@ pub async fn overwrite_summary(
             ],
         ),
         None => sql(
-            "UPDATE objective_activity \
-             SET update_count = 0, last_update_at = NULL, last_author_id = NULL \
-             WHERE tenant_id = $1 AND objective_id = $2",
+            r#"
+                UPDATE objective_activity
+                SET update_count = 0, last_update_at = NULL, last_author_id = NULL
+                WHERE tenant_id = $1 AND objective_id = $2
+            "#,
             [tenant_id.into(), objective_id.into()],
         ),
     };

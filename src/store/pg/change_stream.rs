@@ -78,9 +78,11 @@ impl ConsumerLease {
         let result = self
             .db
             .execute_raw(sql(
-                "UPDATE change_stream_offsets \
-                 SET lease_expires_at = now() + make_interval(secs => $3) \
-                 WHERE consumer = $1 AND owner = $2",
+                r#"
+                    UPDATE change_stream_offsets
+                    SET lease_expires_at = now() + make_interval(secs => $3)
+                    WHERE consumer = $1 AND owner = $2
+                "#,
                 [
                     self.consumer.into(),
                     self.owner.clone().into(),
@@ -96,8 +98,10 @@ impl ConsumerLease {
     pub async fn release(&self) -> StoreResult<()> {
         self.db
             .execute_raw(sql(
-                "UPDATE change_stream_offsets SET owner = NULL, lease_expires_at = NULL \
-                 WHERE consumer = $1 AND owner = $2",
+                r#"
+                    UPDATE change_stream_offsets SET owner = NULL, lease_expires_at = NULL
+                    WHERE consumer = $1 AND owner = $2
+                "#,
                 [self.consumer.into(), self.owner.clone().into()],
             ))
             .await?;

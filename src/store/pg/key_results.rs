@@ -63,13 +63,15 @@ impl KeyResultRepo {
         limit: i64,
     ) -> StoreResult<Vec<check_in::Model>> {
         let statement = sql(
-            "SELECT id, created_at, tenant_id, key_result_id, author_id, value, confidence \
-             FROM ( \
-                 SELECT c.*, row_number() OVER ( \
-                     PARTITION BY c.key_result_id ORDER BY c.created_at DESC, c.id DESC) AS rank \
-                 FROM check_ins c WHERE c.tenant_id = $1 AND c.key_result_id = ANY($2) \
-             ) ranked WHERE rank <= $3 \
-             ORDER BY key_result_id, created_at DESC, id DESC",
+            r#"
+                SELECT id, created_at, tenant_id, key_result_id, author_id, value, confidence
+                FROM (
+                    SELECT c.*, row_number() OVER (
+                        PARTITION BY c.key_result_id ORDER BY c.created_at DESC, c.id DESC) AS rank
+                    FROM check_ins c WHERE c.tenant_id = $1 AND c.key_result_id = ANY($2)
+                ) ranked WHERE rank <= $3
+                ORDER BY key_result_id, created_at DESC, id DESC
+            "#,
             [
                 tenant_id.into(),
                 key_result_ids.to_vec().into(),
@@ -177,9 +179,11 @@ impl KeyResultRepo {
         let current = visible_key_result(&txn, viewer, command.key_result_id).await?;
         let value = check_value(current.kind, command.value)?;
         let recorded = check_in::Model::find_by_statement(sql(
-            "INSERT INTO check_ins (tenant_id, key_result_id, author_id, value, confidence) \
-             VALUES ($1, $2, $3, $4, $5) \
-             RETURNING id, created_at, tenant_id, key_result_id, author_id, value, confidence",
+            r#"
+                INSERT INTO check_ins (tenant_id, key_result_id, author_id, value, confidence)
+                VALUES ($1, $2, $3, $4, $5)
+                RETURNING id, created_at, tenant_id, key_result_id, author_id, value, confidence
+            "#,
             [
                 viewer.tenant_id.into(),
                 command.key_result_id.into(),
@@ -228,8 +232,10 @@ async fn visible_key_results(
     ids: &[i64],
 ) -> StoreResult<Vec<key_result::Model>> {
     let text = format!(
-        "SELECT kr.* FROM key_results kr JOIN objectives o ON o.id = kr.objective_id \
-         WHERE kr.tenant_id = $1 AND kr.id = ANY($2) AND {} ORDER BY kr.id",
+        r#"
+            SELECT kr.* FROM key_results kr JOIN objectives o ON o.id = kr.objective_id
+            WHERE kr.tenant_id = $1 AND kr.id = ANY($2) AND {} ORDER BY kr.id
+        "#,
         visibility::sql("o", 3)
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), ids.to_vec().into()];

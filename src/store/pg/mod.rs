@@ -109,9 +109,11 @@ pub async fn ensure_check_in_partitions(db: &Db, years_ahead: i32) -> StoreResul
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT goalgraph_ensure_check_in_partition(y)::text AS name \
-             FROM generate_series(extract(year FROM now())::int, \
-                                  extract(year FROM now())::int + $1) AS y",
+            r#"
+                SELECT goalgraph_ensure_check_in_partition(y)::text AS name
+                FROM generate_series(extract(year FROM now())::int,
+                                     extract(year FROM now())::int + $1) AS y
+            "#,
             [years_ahead.into()],
         ))
         .await?;

@@ -350,14 +350,16 @@ pub struct SyncStatus {
 /// The current [`SyncStatus`], in one statement.
 pub async fn sync_status(db: &impl ConnectionTrait) -> StoreResult<SyncStatus> {
     let statement = sql(
-        "SELECT \
-           (SELECT count(*) FROM outbox WHERE processed_at IS NULL) AS outbox_pending, \
-           (SELECT COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 \
-              FROM outbox WHERE processed_at IS NULL) AS outbox_lag_seconds, \
-           (SELECT COALESCE(sum(events), 0)::bigint FROM change_stream_offsets) \
-              AS change_stream_events, \
-           (SELECT extract(epoch FROM now() - max(updated_at))::float8 \
-              FROM change_stream_offsets) AS change_stream_idle_seconds",
+        r#"
+            SELECT
+              (SELECT count(*) FROM outbox WHERE processed_at IS NULL) AS outbox_pending,
+              (SELECT COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8
+                 FROM outbox WHERE processed_at IS NULL) AS outbox_lag_seconds,
+              (SELECT COALESCE(sum(events), 0)::bigint FROM change_stream_offsets)
+                 AS change_stream_events,
+              (SELECT extract(epoch FROM now() - max(updated_at))::float8
+                 FROM change_stream_offsets) AS change_stream_idle_seconds
+        "#,
         [],
     );
     SyncStatus::find_by_statement(statement)

@@ -156,8 +156,10 @@ pub async fn announce(txn: &impl ConnectionTrait, notices: &[ProgressNotice]) ->
     }
     let payloads = pack(notices)?;
     txn.execute_raw(sql(
-        "SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n) \
-         ORDER BY n",
+        r#"
+            SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n)
+            ORDER BY n
+        "#,
         [CHANNEL.into(), payloads.into()],
     ))
     .await?;

@@ -83,46 +83,48 @@ pub async fn department_standings(
     cycle_id: Option<i64>,
 ) -> StoreResult<Vec<DepartmentStanding>> {
     let text = format!(
-        "WITH RECURSIVE below (team_id, department_id) AS ( \
-             SELECT id, id FROM teams WHERE tenant_id = $1 AND kind = 'department' \
-           UNION ALL \
-             SELECT t.id, b.department_id \
-             FROM below b JOIN teams t ON t.tenant_id = $1 AND t.parent_id = b.team_id \
-         ), \
-         above (department_id, team_id, parent_id) AS ( \
-             SELECT id, id, parent_id FROM teams WHERE tenant_id = $1 AND kind = 'department' \
-           UNION ALL \
-             SELECT a.department_id, t.id, t.parent_id \
-             FROM above a JOIN teams t ON t.tenant_id = $1 AND t.id = a.parent_id \
-         ), \
-         company AS ( \
-             SELECT department_id, team_id AS company_id FROM above WHERE parent_id IS NULL \
-         ), \
-         stats AS ( \
-             SELECT b.department_id, count(o.id) AS objectives, \
-                    avg(o.progress) AS average_progress, \
-                    avg(CASE WHEN o.id IS NULL THEN NULL \
-                             WHEN o.status = 'done' OR o.progress >= 1 THEN 1.0 \
-                             ELSE 0.0 END)::float8 AS completion_rate, \
-                    percentile_cont(0.25) WITHIN GROUP (ORDER BY o.progress) AS p25, \
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY o.progress) AS median, \
-                    percentile_cont(0.75) WITHIN GROUP (ORDER BY o.progress) AS p75 \
-             FROM below b \
-             LEFT JOIN objectives o ON o.tenant_id = $1 AND o.team_id = b.team_id \
-                  AND o.archived_at IS NULL AND o.status <> 'cancelled' \
-                  AND ($2::bigint IS NULL OR o.cycle_id = $2) AND {} \
-             GROUP BY b.department_id \
-         ) \
-         SELECT s.department_id, c.company_id, s.objectives, s.average_progress, \
-                s.completion_rate, s.p25, s.median, s.p75, \
-                rank() OVER standing AS rank, \
-                percent_rank() OVER standing AS percent_rank, \
-                count(*) OVER (PARTITION BY c.company_id) AS departments \
-         FROM stats s LEFT JOIN company c ON c.department_id = s.department_id \
-         WINDOW standing AS ( \
-             PARTITION BY c.company_id ORDER BY COALESCE(s.average_progress, 0) DESC \
-         ) \
-         ORDER BY c.company_id, rank, s.department_id",
+        r#"
+            WITH RECURSIVE below (team_id, department_id) AS (
+                SELECT id, id FROM teams WHERE tenant_id = $1 AND kind = 'department'
+              UNION ALL
+                SELECT t.id, b.department_id
+                FROM below b JOIN teams t ON t.tenant_id = $1 AND t.parent_id = b.team_id
+            ),
+            above (department_id, team_id, parent_id) AS (
+                SELECT id, id, parent_id FROM teams WHERE tenant_id = $1 AND kind = 'department'
+              UNION ALL
+                SELECT a.department_id, t.id, t.parent_id
+                FROM above a JOIN teams t ON t.tenant_id = $1 AND t.id = a.parent_id
+            ),
+            company AS (
+                SELECT department_id, team_id AS company_id FROM above WHERE parent_id IS NULL
+            ),
+            stats AS (
+                SELECT b.department_id, count(o.id) AS objectives,
+                       avg(o.progress) AS average_progress,
+                       avg(CASE WHEN o.id IS NULL THEN NULL
+                                WHEN o.status = 'done' OR o.progress >= 1 THEN 1.0
+                                ELSE 0.0 END)::float8 AS completion_rate,
+                       percentile_cont(0.25) WITHIN GROUP (ORDER BY o.progress) AS p25,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY o.progress) AS median,
+                       percentile_cont(0.75) WITHIN GROUP (ORDER BY o.progress) AS p75
+                FROM below b
+                LEFT JOIN objectives o ON o.tenant_id = $1 AND o.team_id = b.team_id
+                     AND o.archived_at IS NULL AND o.status <> 'cancelled'
+                     AND ($2::bigint IS NULL OR o.cycle_id = $2) AND {}
+                GROUP BY b.department_id
+            )
+            SELECT s.department_id, c.company_id, s.objectives, s.average_progress,
+                   s.completion_rate, s.p25, s.median, s.p75,
+                   rank() OVER standing AS rank,
+                   percent_rank() OVER standing AS percent_rank,
+                   count(*) OVER (PARTITION BY c.company_id) AS departments
+            FROM stats s LEFT JOIN company c ON c.department_id = s.department_id
+            WINDOW standing AS (
+                PARTITION BY c.company_id ORDER BY COALESCE(s.average_progress, 0) DESC
+            )
+            ORDER BY c.company_id, rank, s.department_id
+        "#,
         visibility::sql("o", 3)
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), cycle_id.into()];
@@ -151,12 +153,14 @@ pub async fn key_results_by_group(
     let labels: Vec<String> = groups.iter().map(|(label, _)| label.clone()).collect();
     let ids: Vec<i64> = groups.iter().map(|(_, id)| *id).collect();
     let text = format!(
-        "SELECT g.label, count(DISTINCT o.id) AS objectives, count(kr.id) AS key_results, \
-                 avg(kr.progress) AS average_progress \
-         FROM unnest($2::text[], $3::bigint[]) AS g (label, objective_id) \
-         JOIN objectives o ON o.tenant_id = $1 AND o.id = g.objective_id AND {} \
-         LEFT JOIN key_results kr ON kr.tenant_id = $1 AND kr.objective_id = o.id \
-         GROUP BY g.label ORDER BY g.label",
+        r#"
+            SELECT g.label, count(DISTINCT o.id) AS objectives, count(kr.id) AS key_results,
+                    avg(kr.progress) AS average_progress
+            FROM unnest($2::text[], $3::bigint[]) AS g (label, objective_id)
+            JOIN objectives o ON o.tenant_id = $1 AND o.id = g.objective_id AND {}
+            LEFT JOIN key_results kr ON kr.tenant_id = $1 AND kr.objective_id = o.id
+            GROUP BY g.label ORDER BY g.label
+        "#,
         visibility::sql("o", 4)
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), labels.into(), ids.into()];
@@ -211,40 +215,42 @@ pub fn history_statement(
     bucket: Bucket,
 ) -> Statement {
     sql(
-        "WITH kr AS ( \
-             SELECT id, objective_id, kind, start_value, target_value, weight, progress \
-             FROM key_results \
-             WHERE tenant_id = $1 AND objective_id = ANY($3) \
-               AND ($2::bigint[] IS NULL OR id = ANY($2)) \
-         ), \
-         in_range AS ( \
-             SELECT DISTINCT ON (c.key_result_id, bucket) \
-                    c.key_result_id, \
-                    date_trunc($6, c.created_at AT TIME ZONE 'UTC') AS bucket, \
-                    c.value, \
-                    count(*) OVER (PARTITION BY c.key_result_id, \
-                                   date_trunc($6, c.created_at AT TIME ZONE 'UTC')) AS check_ins \
-             FROM check_ins c \
-             WHERE c.tenant_id = $1 AND c.key_result_id IN (SELECT id FROM kr) \
-               AND c.created_at >= $4 AND c.created_at < $5 \
-             ORDER BY c.key_result_id, bucket, c.created_at DESC \
-         ), \
-         before AS ( \
-             SELECT kr.id AS key_result_id, NULL::timestamp AS bucket, last.value, \
-                    0::bigint AS check_ins \
-             FROM kr CROSS JOIN LATERAL ( \
-                 SELECT c.value FROM check_ins c \
-                 WHERE c.tenant_id = $1 AND c.key_result_id = kr.id AND c.created_at < $4 \
-                 ORDER BY c.created_at DESC LIMIT 1 \
-             ) last \
-         ) \
-         SELECT kr.id AS key_result_id, kr.objective_id, kr.kind, kr.start_value, \
-                kr.target_value, kr.weight, kr.progress, v.bucket, v.value, \
-                COALESCE(v.check_ins, 0) AS check_ins \
-         FROM kr LEFT JOIN ( \
-             SELECT * FROM in_range UNION ALL SELECT * FROM before \
-         ) v ON v.key_result_id = kr.id \
-         ORDER BY kr.id, v.bucket NULLS FIRST",
+        r#"
+            WITH kr AS (
+                SELECT id, objective_id, kind, start_value, target_value, weight, progress
+                FROM key_results
+                WHERE tenant_id = $1 AND objective_id = ANY($3)
+                  AND ($2::bigint[] IS NULL OR id = ANY($2))
+            ),
+            in_range AS (
+                SELECT DISTINCT ON (c.key_result_id, bucket)
+                       c.key_result_id,
+                       date_trunc($6, c.created_at AT TIME ZONE 'UTC') AS bucket,
+                       c.value,
+                       count(*) OVER (PARTITION BY c.key_result_id,
+                                      date_trunc($6, c.created_at AT TIME ZONE 'UTC')) AS check_ins
+                FROM check_ins c
+                WHERE c.tenant_id = $1 AND c.key_result_id IN (SELECT id FROM kr)
+                  AND c.created_at >= $4 AND c.created_at < $5
+                ORDER BY c.key_result_id, bucket, c.created_at DESC
+            ),
+            before AS (
+                SELECT kr.id AS key_result_id, NULL::timestamp AS bucket, last.value,
+                       0::bigint AS check_ins
+                FROM kr CROSS JOIN LATERAL (
+                    SELECT c.value FROM check_ins c
+                    WHERE c.tenant_id = $1 AND c.key_result_id = kr.id AND c.created_at < $4
+                    ORDER BY c.created_at DESC LIMIT 1
+                ) last
+            )
+            SELECT kr.id AS key_result_id, kr.objective_id, kr.kind, kr.start_value,
+                   kr.target_value, kr.weight, kr.progress, v.bucket, v.value,
+                   COALESCE(v.check_ins, 0) AS check_ins
+            FROM kr LEFT JOIN (
+                SELECT * FROM in_range UNION ALL SELECT * FROM before
+            ) v ON v.key_result_id = kr.id
+            ORDER BY kr.id, v.bucket NULLS FIRST
+        "#,
         [
             tenant_id.into(),
             key_result_ids.map(<[i64]>::to_vec).into(),
@@ -293,14 +299,16 @@ pub async fn subtree_members(
     limit: i64,
 ) -> StoreResult<Vec<SubtreeMember>> {
     let statement = sql(
-        "WITH RECURSIVE sub (id) AS ( \
-             SELECT id FROM objectives WHERE tenant_id = $1 AND id = $2 \
-           UNION ALL \
-             SELECT o.id FROM sub JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = sub.id \
-         ) \
-         SELECT o.id, o.parent_id, o.weight, o.status, o.archived_at IS NOT NULL AS archived, \
-                o.visibility, o.owner_id, o.team_id \
-         FROM (SELECT id FROM sub LIMIT $3) s JOIN objectives o ON o.tenant_id = $1 AND o.id = s.id",
+        r#"
+            WITH RECURSIVE sub (id) AS (
+                SELECT id FROM objectives WHERE tenant_id = $1 AND id = $2
+              UNION ALL
+                SELECT o.id FROM sub JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = sub.id
+            )
+            SELECT o.id, o.parent_id, o.weight, o.status, o.archived_at IS NOT NULL AS archived,
+                   o.visibility, o.owner_id, o.team_id
+            FROM (SELECT id FROM sub LIMIT $3) s JOIN objectives o ON o.tenant_id = $1 AND o.id = s.id
+        "#,
         [tenant_id.into(), root.into(), limit.into()],
     );
     Ok(SubtreeMember::find_by_statement(statement).all(db).await?)

@@ -55,8 +55,10 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
     let chain_ids: Vec<i64> = chain.iter().map(|link| link.id).collect();
     let key_results = key_result_rows(txn, tenant_id, Some(&chain_ids)).await?;
     let children = ChildRow::find_by_statement(sql(
-        "SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress \
-         FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)",
+        r#"
+            SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress
+            FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)
+        "#,
         [tenant_id.into(), chain_ids.into()],
     ))
     .all(txn)
@@ -117,18 +119,20 @@ async fn key_result_rows(
     objective_ids: Option<&[i64]>,
 ) -> StoreResult<Vec<KeyResultRow>> {
     let statement = sql(
-        "SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value, \
-                kr.current_value, kr.weight, kr.progress, \
-                COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total \
-         FROM key_results kr \
-         LEFT JOIN ( \
-             SELECT key_result_id, count(done_at) AS done, count(*) AS total \
-             FROM milestones \
-             WHERE tenant_id = $1 AND key_result_id IS NOT NULL \
-               AND ($2::bigint[] IS NULL OR objective_id = ANY($2)) \
-             GROUP BY key_result_id \
-         ) m ON m.key_result_id = kr.id \
-         WHERE kr.tenant_id = $1 AND ($2::bigint[] IS NULL OR kr.objective_id = ANY($2))",
+        r#"
+            SELECT kr.id, kr.objective_id, kr.kind, kr.start_value, kr.target_value,
+                   kr.current_value, kr.weight, kr.progress,
+                   COALESCE(m.done, 0) AS milestones_done, COALESCE(m.total, 0) AS milestones_total
+            FROM key_results kr
+            LEFT JOIN (
+                SELECT key_result_id, count(done_at) AS done, count(*) AS total
+                FROM milestones
+                WHERE tenant_id = $1 AND key_result_id IS NOT NULL
+                  AND ($2::bigint[] IS NULL OR objective_id = ANY($2))
+                GROUP BY key_result_id
+            ) m ON m.key_result_id = kr.id
+            WHERE kr.tenant_id = $1 AND ($2::bigint[] IS NULL OR kr.objective_id = ANY($2))
+        "#,
         [tenant_id.into(), objective_ids.map(<[i64]>::to_vec).into()],
     );
     Ok(KeyResultRow::find_by_statement(statement).all(db).await?)
@@ -177,9 +181,11 @@ async fn write_progress(
     let params: [Value; 3] = [tenant_id.into(), ids.into(), values.into()];
     txn.execute_raw(sql(
         &format!(
-            "UPDATE {table} t SET progress = v.progress \
-             FROM unnest($2::bigint[], $3::float8[]) AS v(id, progress) \
-             WHERE t.tenant_id = $1 AND t.id = v.id"
+            r#"
+                UPDATE {table} t SET progress = v.progress
+                FROM unnest($2::bigint[], $3::float8[]) AS v(id, progress)
+                WHERE t.tenant_id = $1 AND t.id = v.id
+            "#
         ),
         params,
     ))
@@ -200,9 +206,11 @@ pub struct FullRollup {
 pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<FullRollup> {
     let key_results = key_result_rows(db, tenant_id, None).await?;
     let objectives = ChildRow::find_by_statement(sql(
-        "SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status, \
-                archived_at IS NOT NULL AS archived, progress \
-         FROM objectives WHERE tenant_id = $1",
+        r#"
+            SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status,
+                   archived_at IS NOT NULL AS archived, progress
+            FROM objectives WHERE tenant_id = $1
+        "#,
         [tenant_id.into()],
     ))
     .all(db)

@@ -65,12 +65,14 @@ pub async fn bench_users(
 ) -> StoreResult<Owners> {
     let first: i64 = db
         .query_one_raw(sql(
-            "WITH made AS ( \
-                 INSERT INTO users (tenant_id, name, email, role) \
-                 SELECT $1, 'User ' || n, 'user' || n || '@bench.example', 'member' \
-                 FROM generate_series(0::bigint, $2::bigint - 1) AS n ORDER BY n \
-                 RETURNING id) \
-             SELECT min(id) AS first FROM made",
+            r#"
+                WITH made AS (
+                    INSERT INTO users (tenant_id, name, email, role)
+                    SELECT $1, 'User ' || n, 'user' || n || '@bench.example', 'member'
+                    FROM generate_series(0::bigint, $2::bigint - 1) AS n ORDER BY n
+                    RETURNING id)
+                SELECT min(id) AS first FROM made
+            "#,
             [tenant_id.into(), count.into()],
         ))
         .await?
@@ -107,10 +109,12 @@ pub async fn bench_tree_owned_by(
     let data = generate(shape, base, owners);
     for chunk in data.objectives.chunks(20_000) {
         txn.execute_raw(sql(
-            "INSERT INTO objectives (id, tenant_id, parent_id, owner_id, title, status, weight, progress) \
-             SELECT id, $1, NULLIF(parent_id, 0), owner_id, 'Objective ' || (id - $2), status, weight, progress \
-             FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[], $8::float8[]) \
-                  AS t(id, parent_id, owner_id, status, weight, progress)",
+            r#"
+                INSERT INTO objectives (id, tenant_id, parent_id, owner_id, title, status, weight, progress)
+                SELECT id, $1, NULLIF(parent_id, 0), owner_id, 'Objective ' || (id - $2), status, weight, progress
+                FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[], $8::float8[])
+                     AS t(id, parent_id, owner_id, status, weight, progress)
+            "#,
             [
                 tenant_id.into(),
                 base.into(),
@@ -126,13 +130,15 @@ pub async fn bench_tree_owned_by(
     }
     for chunk in data.key_results.chunks(20_000) {
         txn.execute_raw(sql(
-            "INSERT INTO key_results (tenant_id, objective_id, owner_id, title, kind, start_value, \
-                                      target_value, current_value, weight, progress) \
-             SELECT $1, objective_id, owner_id, 'Key result ' || number, 'numeric', start_value, \
-                    target_value, current_value, weight, progress \
-             FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[], \
-                         $7::float8[], $8::float8[], $9::float8[]) \
-                  AS t(number, objective_id, owner_id, start_value, target_value, current_value, weight, progress)",
+            r#"
+                INSERT INTO key_results (tenant_id, objective_id, owner_id, title, kind, start_value,
+                                         target_value, current_value, weight, progress)
+                SELECT $1, objective_id, owner_id, 'Key result ' || number, 'numeric', start_value,
+                       target_value, current_value, weight, progress
+                FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[],
+                            $7::float8[], $8::float8[], $9::float8[])
+                     AS t(number, objective_id, owner_id, start_value, target_value, current_value, weight, progress)
+            "#,
             [
                 tenant_id.into(),
                 chunk.iter().map(|k| k.number).collect::<Vec<i64>>().into(),

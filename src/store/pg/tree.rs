@@ -171,18 +171,20 @@ pub async fn ancestors(
     starts: &[i64],
 ) -> StoreResult<Vec<TreeEntry>> {
     let text = format!(
-        "WITH RECURSIVE up (start_id, id, depth) AS ( \
-             SELECT o.id, o.parent_id, 1 FROM objectives o \
-             WHERE o.tenant_id = $1 AND o.id = ANY($2) AND o.parent_id IS NOT NULL \
-           UNION ALL \
-             SELECT up.start_id, p.parent_id, up.depth + 1 \
-             FROM up JOIN objectives p ON p.tenant_id = $1 AND p.id = up.id \
-             WHERE p.parent_id IS NOT NULL \
-         ) \
-         SELECT up.start_id, up.depth, o.* \
-         FROM up JOIN objectives o ON o.id = up.id \
-         WHERE {} \
-         ORDER BY up.start_id, up.depth DESC",
+        r#"
+            WITH RECURSIVE up (start_id, id, depth) AS (
+                SELECT o.id, o.parent_id, 1 FROM objectives o
+                WHERE o.tenant_id = $1 AND o.id = ANY($2) AND o.parent_id IS NOT NULL
+              UNION ALL
+                SELECT up.start_id, p.parent_id, up.depth + 1
+                FROM up JOIN objectives p ON p.tenant_id = $1 AND p.id = up.id
+                WHERE p.parent_id IS NOT NULL
+            )
+            SELECT up.start_id, up.depth, o.*
+            FROM up JOIN objectives o ON o.id = up.id
+            WHERE {}
+            ORDER BY up.start_id, up.depth DESC
+        "#,
         visibility::sql("o", 3)
     );
     let mut values: Vec<Value> = vec![viewer.tenant_id.into(), starts.to_vec().into()];
@@ -210,14 +212,16 @@ pub async fn chain(
     seeds: &[i64],
 ) -> StoreResult<Vec<ChainLink>> {
     let statement = sql(
-        "WITH RECURSIVE chain (id, parent_id) AS ( \
-             SELECT id, parent_id FROM objectives WHERE tenant_id = $1 AND id = ANY($2) \
-           UNION \
-             SELECT p.id, p.parent_id \
-             FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id \
-         ) \
-         SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id \
-         FROM chain JOIN objectives o ON o.tenant_id = $1 AND o.id = chain.id",
+        r#"
+            WITH RECURSIVE chain (id, parent_id) AS (
+                SELECT id, parent_id FROM objectives WHERE tenant_id = $1 AND id = ANY($2)
+              UNION
+                SELECT p.id, p.parent_id
+                FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id
+            )
+            SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id
+            FROM chain JOIN objectives o ON o.tenant_id = $1 AND o.id = chain.id
+        "#,
         [tenant_id.into(), seeds.to_vec().into()],
     );
     Ok(ChainLink::find_by_statement(statement).all(db).await?)
@@ -267,13 +271,15 @@ pub async fn team_ancestor_ids(
     team_id: i64,
 ) -> StoreResult<Vec<i64>> {
     let statement = sql(
-        "WITH RECURSIVE up (id, parent_id, depth) AS ( \
-             SELECT id, parent_id, 0 FROM teams WHERE tenant_id = $1 AND id = $2 \
-           UNION ALL \
-             SELECT t.id, t.parent_id, up.depth + 1 \
-             FROM up JOIN teams t ON t.tenant_id = $1 AND t.id = up.parent_id \
-         ) \
-         SELECT id FROM up WHERE depth > 0 ORDER BY depth",
+        r#"
+            WITH RECURSIVE up (id, parent_id, depth) AS (
+                SELECT id, parent_id, 0 FROM teams WHERE tenant_id = $1 AND id = $2
+              UNION ALL
+                SELECT t.id, t.parent_id, up.depth + 1
+                FROM up JOIN teams t ON t.tenant_id = $1 AND t.id = up.parent_id
+            )
+            SELECT id FROM up WHERE depth > 0 ORDER BY depth
+        "#,
         [tenant_id.into(), team_id.into()],
     );
     let rows = db.query_all_raw(statement).await?;
@@ -326,14 +332,16 @@ pub async fn tenant_paths(
     tenant_id: i64,
 ) -> StoreResult<Vec<PlacedObjective>> {
     Ok(PlacedObjective::find_by_statement(sql(
-        "WITH RECURSIVE t (id, path) AS ( \
-             SELECT id, ',' || id || ',' FROM objectives WHERE tenant_id = $1 AND parent_id IS NULL \
-           UNION ALL \
-             SELECT o.id, t.path || o.id || ',' \
-             FROM t JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = t.id \
-         ) \
-         SELECT o.id, t.path, o.title, o.status, o.archived_at IS NOT NULL AS archived \
-         FROM t JOIN objectives o ON o.id = t.id",
+        r#"
+            WITH RECURSIVE t (id, path) AS (
+                SELECT id, ',' || id || ',' FROM objectives WHERE tenant_id = $1 AND parent_id IS NULL
+              UNION ALL
+                SELECT o.id, t.path || o.id || ','
+                FROM t JOIN objectives o ON o.tenant_id = $1 AND o.parent_id = t.id
+            )
+            SELECT o.id, t.path, o.title, o.status, o.archived_at IS NOT NULL AS archived
+            FROM t JOIN objectives o ON o.id = t.id
+        "#,
         [tenant_id.into()],
     ))
     .all(db)
