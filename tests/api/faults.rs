@@ -162,13 +162,11 @@ impl ApiProcess {
     }
 
     /// `goalgraph serve` on the embedded defaults under `data_dir`: its own PostgreSQL and
-    /// MongoDB-compatible server, as the README's first command runs it.
-    async fn start_embedded(data_dir: &std::path::Path) -> Self {
-        Self::spawn(
-            goalgraph_command("serve", data_dir),
-            Duration::from_secs(30),
-        )
-        .await
+    /// MongoDB-compatible server, as the README's first command runs it. `limit` is how long
+    /// it may take to answer: a first start initialises a cluster (slow on a loaded machine),
+    /// a restart must be quick.
+    async fn start_embedded(data_dir: &std::path::Path, limit: Duration) -> Self {
+        Self::spawn(goalgraph_command("serve", data_dir), limit).await
     }
 
     /// Spawns `command` (a `goalgraph serve`) on a free port and waits up to `limit` for it
@@ -549,6 +547,12 @@ async fn logs_are_json_lines_with_request_ids_and_never_show_tokens_or_secrets()
     let _ = std::fs::remove_dir_all(data_dir);
 }
 
+/// How long a first embedded start may take (initdb, SecantusDB, migrations, while the rest of
+/// the suite runs on the same two cores).
+const FIRST_START: Duration = Duration::from_secs(180);
+/// How long a restart after SIGKILL may take (the bound).
+const RESTART: Duration = Duration::from_secs(30);
+
 /// A data directory for embedded servers that PostgreSQL (run as another user when the suite
 /// is root) may enter.
 fn embedded_data_dir(name: &str) -> std::path::PathBuf {
@@ -597,13 +601,13 @@ async fn objective_titles(client: &reqwest::Client, address: &str) -> Vec<String
 async fn embedded_serve_restarts_after_sigkill_twice_in_a_row_with_its_data() {
     let data_dir = embedded_data_dir("sigkill");
     let client = reqwest::Client::new();
-    let first = ApiProcess::start_embedded(&data_dir).await;
+    let first = ApiProcess::start_embedded(&data_dir, FIRST_START).await;
     let created = create_objective(&client, &first.address, "before the crash").await;
     assert!(created.get("errors").is_none(), "{created}");
     first.kill().await;
     // The orphaned PostgreSQL and MongoDB-compatible server are reclaimed: the restart
-    // comes up within 30 s (ApiProcess's limit), twice in a row.
-    let second = ApiProcess::start_embedded(&data_dir).await;
+    // comes up within 30 s (RESTART), twice in a row.
+    let second = ApiProcess::start_embedded(&data_dir, RESTART).await;
     assert_eq!(
         objective_titles(&client, &second.address).await,
         vec!["before the crash"]
@@ -611,13 +615,13 @@ async fn embedded_serve_restarts_after_sigkill_twice_in_a_row_with_its_data() {
     let created = create_objective(&client, &second.address, "between the crashes").await;
     assert!(created.get("errors").is_none(), "{created}");
     second.kill().await;
-    let third = ApiProcess::start_embedded(&data_dir).await;
+    let third = ApiProcess::start_embedded(&data_dir, RESTART).await;
     let mut titles = objective_titles(&client, &third.address).await;
     titles.sort();
     assert_eq!(titles, vec!["before the crash", "between the crashes"]);
     assert!(third.terminate().await.success());
     // A clean stop leaves nothing running: the next start needs no reclaiming either.
-    let fourth = ApiProcess::start_embedded(&data_dir).await;
+    let fourth = ApiProcess::start_embedded(&data_dir, RESTART).await;
     assert!(fourth.terminate().await.success());
     let _ = std::fs::remove_dir_all(data_dir);
 }
@@ -626,7 +630,7 @@ async fn embedded_serve_restarts_after_sigkill_twice_in_a_row_with_its_data() {
 async fn subcommands_and_a_second_serve_leave_a_running_embedded_instance_serving() {
     let data_dir = embedded_data_dir("shared");
     let client = reqwest::Client::new();
-    let serving = ApiProcess::start_embedded(&data_dir).await;
+    let serving = ApiProcess::start_embedded(&data_dir, FIRST_START).await;
     let created = create_objective(&client, &serving.address, "live").await;
     assert!(created.get("errors").is_none(), "{created}");
 
