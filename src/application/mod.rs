@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::app::{AppState, REQUEST_TIMEOUT, RequestLimits, serve};
 use crate::auth::TokenKeys;
 use crate::config::StoreArgs;
-use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
 use crate::store::pg::user_cache::UserCache;
 use crate::store::pg::{Db, PgOptions, Pooling};
@@ -77,7 +76,7 @@ impl Application {
         let options = serve_pg_options(store, settings.pg_acquire_timeout);
         let stores = OpenStores::open(store, options, Opener::Serve).await?;
         stores.ensure_indexes_in_background();
-        let first_start = if stores.started_postgres {
+        let first_start = if stores.started_postgres() {
             bootstrap_first_tenant(&stores.db, &settings.keys).await?
         } else {
             None
@@ -125,11 +124,6 @@ impl Application {
     /// Its PostgreSQL handle.
     pub fn db(&self) -> &Db {
         &self.stores.db
-    }
-
-    /// Its MongoDB handle.
-    pub fn mongo(&self) -> &MongoStore {
-        &self.stores.mongo
     }
 
     /// Serves with the outbox relay and the change-stream consumer running until `shutdown`

@@ -36,9 +36,6 @@ pub enum Opener {
 pub struct OpenStores {
     pub db: Db,
     pub mongo: MongoStore,
-    /// Whether PostgreSQL is the embedded one started by this process (its first start
-    /// creates a tenant).
-    pub started_postgres: bool,
     postgres: Option<EmbeddedPostgres>,
     local_mongo: Option<LocalMongo>,
     lock: Option<InstanceLock>,
@@ -128,11 +125,16 @@ impl OpenStores {
         Ok(Self {
             db,
             mongo,
-            started_postgres: postgres.is_some(),
             postgres,
             local_mongo,
             lock,
         })
+    }
+
+    /// Whether PostgreSQL is the embedded one started by this process (its first start
+    /// creates a tenant).
+    pub fn started_postgres(&self) -> bool {
+        self.postgres.is_some()
     }
 
     /// Creates MongoDB's indexes in the background, retrying, so an unreachable MongoDB never

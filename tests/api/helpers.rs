@@ -80,36 +80,14 @@ pub struct TestApp {
     pub address: String,
     /// The database's URL, for a second API replica on it.
     pub database_url: String,
-    /// The settings replicas of it are started with.
-    replica_settings: ReplicaSettings,
+    /// The settings it and its replicas are started with.
+    settings: TestSettings,
     pub client: reqwest::Client,
     pub db: Db,
     pub mongo: MongoStore,
     pub keys: TokenKeys,
     /// Its servers (itself, then its replicas), each stopped by [`TestApp::stop`].
     servers: std::sync::Mutex<Vec<RunningServer>>,
-}
-
-/// What a replica shares with the first server.
-#[derive(Clone)]
-struct ReplicaSettings {
-    store: StoreArgs,
-    limits: RequestLimits,
-    redis_url: Option<String>,
-    acquire_timeout: std::time::Duration,
-}
-
-impl ReplicaSettings {
-    fn serve_settings(&self) -> ServeSettings {
-        ServeSettings {
-            bind: "127.0.0.1:0".parse().expect("address"),
-            store: self.store.clone(),
-            redis_url: self.redis_url.clone(),
-            keys: TokenKeys::new(SECRET),
-            limits: self.limits,
-            pg_acquire_timeout: self.acquire_timeout,
-        }
-    }
 }
 
 /// One running [`Application`] and what stops it.
@@ -207,6 +185,7 @@ pub fn redis_url() -> String {
 }
 
 /// How a test's API is configured: `goalgraph serve`'s settings on the test's databases.
+#[derive(Clone)]
 pub struct TestSettings {
     /// Where the data lives (both stores configured, nothing embedded).
     pub store: StoreArgs,
@@ -220,13 +199,14 @@ pub struct TestSettings {
 impl TestSettings {
     /// `goalgraph serve`'s settings for these, on a free loopback port.
     pub fn serve_settings(&self) -> ServeSettings {
-        ReplicaSettings {
+        ServeSettings {
+            bind: "127.0.0.1:0".parse().expect("address"),
             store: self.store.clone(),
-            limits: self.limits,
             redis_url: self.redis_url.clone(),
-            acquire_timeout: self.acquire_timeout,
+            keys: TokenKeys::new(SECRET),
+            limits: self.limits,
+            pg_acquire_timeout: self.acquire_timeout,
         }
-        .serve_settings()
     }
 
     /// Defaults on PostgreSQL database `database_url` and MongoDB database `name`.
@@ -262,31 +242,25 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
         )
         .with_test_writer()
         .try_init();
-    let replica_settings = ReplicaSettings {
-        store: settings.store,
-        limits: settings.limits,
-        redis_url: settings.redis_url,
-        acquire_timeout: settings.acquire_timeout,
-    };
-    let (address, server) = run_server(&replica_settings).await;
+    let (address, server) = run_server(&settings).await;
     // The test's own handles on the stores (they outlive the servers they check), with the
     // connection settings the servers use.
-    let mut direct = replica_settings.store.clone();
+    let mut direct = settings.store.clone();
     direct.pg_pooling = goalgraph::store::pg::Pooling::Session;
     let db = pg::connect(
         &settings.direct_url,
-        &serve_pg_options(&direct, replica_settings.acquire_timeout),
+        &serve_pg_options(&direct, settings.acquire_timeout),
     )
     .await
     .expect("connect");
     let mongo = MongoStore::connect(
-        replica_settings
+        settings
             .store
             .mongodb_uri
             .as_ref()
             .expect("MongoDB URI")
             .expose(),
-        &replica_settings.store.mongodb_database,
+        &settings.store.mongodb_database,
     )
     .await
     .expect("mongo");
@@ -294,8 +268,8 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
     mongo.ensure_indexes().await.expect("indexes");
     TestApp {
         address,
-        database_url: settings.direct_url,
-        replica_settings,
+        database_url: settings.direct_url.clone(),
+        settings,
         client: reqwest::Client::new(),
         db,
         mongo,
@@ -305,7 +279,7 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
 }
 
 /// Builds and runs one server; its address.
-async fn run_server(settings: &ReplicaSettings) -> (String, RunningServer) {
+async fn run_server(settings: &TestSettings) -> (String, RunningServer) {
     let application = Application::build(settings.serve_settings())
         .await
         .expect("the API starts");
@@ -343,7 +317,7 @@ impl TestApp {
     /// (its own pool, progress listener, relay and change-stream consumer), as a replica
     /// behind a load balancer would be; returns its address.
     pub async fn replica(&self) -> String {
-        let (address, server) = run_server(&self.replica_settings).await;
+        let (address, server) = run_server(&self.settings).await;
         self.servers.lock().expect("servers").push(server);
         address
     }

@@ -1,7 +1,8 @@
 //! Live progress changes across API replicas through PostgreSQL LISTEN/NOTIFY: a write
 //! announces the objectives whose progress or status it changed inside its own transaction
 //! (so subscribers hear of committed changes only, in commit order), and every replica's one
-//! listener fans the notices out to its subscriptions.
+//! listener fans the notices out to its subscriptions. The same connection also hears the
+//! `users` trigger's notifications and keeps the replica's user cache fresh (`user_cache`).
 
 use std::sync::Arc;
 use std::time::Duration;
