@@ -10,9 +10,9 @@ use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::TokenKeys;
-use crate::graphql::{GoalSchema, build_schema};
+use crate::graphql::build_schema;
 use crate::http;
-use crate::http::parsed_queries::ParsedQueries;
+use crate::http::executor::CheckedSchema;
 use crate::loaders::Stores;
 use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
@@ -48,7 +48,8 @@ impl Default for RequestLimits {
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: GoalSchema,
+    /// The schema behind the parsed-document cache and the alias limit.
+    pub schema: CheckedSchema,
     pub stores: Stores,
     pub keys: Arc<TokenKeys>,
     pub limits: RequestLimits,
@@ -58,8 +59,6 @@ pub struct AppState {
     pub shared: SharedState,
     /// The users tokens name, kept fresh by the progress feed's listener.
     pub users: UserCache,
-    /// Parsed query documents by text.
-    pub parsed_queries: ParsedQueries,
 }
 
 impl AppState {
@@ -69,14 +68,13 @@ impl AppState {
         let stores = Stores::new(db, mongo);
         let users = feed.users().clone();
         Self {
-            schema: build_schema(stores.clone(), feed),
+            schema: CheckedSchema::new(build_schema(stores.clone(), feed)),
             stores,
             keys: Arc::new(keys),
             limits: RequestLimits::default(),
             mongo: mongo.clone(),
             shared: SharedState::local(),
             users,
-            parsed_queries: ParsedQueries::default(),
         }
     }
 

@@ -3,13 +3,10 @@
 //! `extensions.code` and says what to change.
 
 use crate::error::code;
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult};
 
 /// The deepest nesting of selections.
 pub const MAX_DEPTH: usize = 32;
@@ -83,39 +80,22 @@ pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
     }
 }
 
-/// Refuses documents with more than [`MAX_ALIASES`] aliased fields, before validation.
-pub struct AliasLimit;
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension)
+/// Refuses documents with more than [`MAX_ALIASES`] aliased fields, before validation. It is
+/// called where documents are parsed (the HTTP layer's document cache), not installed as a
+/// schema extension: any extension makes async-graphql wrap every field and list item of every
+/// answer in extension hooks, which cost more than the whole resolution of a plain field.
+pub fn check_aliases(document: &ExecutableDocument) -> ServerResult<()> {
+    let aliases = count_aliases(document);
+    if aliases > MAX_ALIASES {
+        return Err(rejection(
+            code::TOO_MANY_ALIASES,
+            format!(
+                "the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed \
+                 (use nodes(ids:) to fetch many objects at once)"
+            ),
+        ));
     }
-}
-
-struct AliasLimitExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > MAX_ALIASES {
-            return Err(rejection(
-                code::TOO_MANY_ALIASES,
-                format!(
-                    "the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed \
-                     (use nodes(ids:) to fetch many objects at once)"
-                ),
-            ));
-        }
-        Ok(document)
-    }
+    Ok(())
 }
 
 /// Aliased fields in every operation and fragment of `document`.

@@ -7,7 +7,7 @@
 use crate::error::code;
 use std::time::Instant;
 
-use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, Executor, Response as GqlResponse, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -226,7 +226,6 @@ enum Prepared {
 
 impl Prepared {
     fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
-        let request = state.parsed_queries.prepare(request);
         match self {
             Prepared::Viewer(viewer) => {
                 loaders::register(request.data(*viewer), &state.stores, *viewer)

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod dashboard;
+pub mod executor;
 pub mod graphql;
 pub mod ops;
 pub mod parsed_queries;

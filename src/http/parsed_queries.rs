@@ -1,13 +1,17 @@
 //! Parsed query documents cached by their text, per replica: clients send the same few query
-//! texts over and over, and parsing one costs more than cloning its parsed document. Only
-//! documents that parse are cached; validation (which depends on the variables) and every
-//! limit still run on each request, since the cached document is handed to async-graphql
-//! through `Request::set_parsed_query` before execution.
+//! texts over and over, and parsing one costs more than cloning its parsed document. Every
+//! document is parsed here (cached or not) and held to the alias limit before async-graphql
+//! sees it; only documents that parse and pass are cached. Validation (which depends on the
+//! variables) and the other limits still run on each request, since the document is handed to
+//! async-graphql through `Request::set_parsed_query` before execution.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use async_graphql::ServerError;
 use async_graphql::parser::types::ExecutableDocument;
+
+use crate::graphql::limits::check_aliases;
 
 /// The most documents kept; past it the cache starts afresh (bounded, and cheap to refill).
 const CAPACITY: usize = 1_000;
@@ -21,12 +25,13 @@ pub struct ParsedQueries {
 }
 
 impl ParsedQueries {
-    /// Gives `request` its parsed document: from the cache, or parsed now (and cached). A
-    /// text that does not parse is left to async-graphql, which reports the error.
-    pub fn prepare(&self, mut request: async_graphql::Request) -> async_graphql::Request {
-        if request.query.len() > MAX_TEXT {
-            return request;
-        }
+    /// Gives `request` its parsed document, from the cache or parsed now (and cached when it
+    /// passes), or refuses it for too many aliases. A text that does not parse is left to
+    /// async-graphql, which reports the error.
+    pub fn prepare(
+        &self,
+        mut request: async_graphql::Request,
+    ) -> Result<async_graphql::Request, ServerError> {
         let cached = self
             .documents
             .read()
@@ -35,20 +40,23 @@ impl ParsedQueries {
             .cloned();
         let document = match cached {
             Some(document) => document,
-            None => match async_graphql::parser::parse_query(&request.query) {
-                Ok(document) => {
+            None => {
+                let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+                    return Ok(request);
+                };
+                check_aliases(&document)?;
+                if request.query.len() <= MAX_TEXT {
                     let mut documents = self.documents.write().unwrap_or_else(|e| e.into_inner());
                     if documents.len() >= CAPACITY {
                         documents.clear();
                     }
                     documents.insert(Arc::from(request.query.as_str()), document.clone());
-                    document
                 }
-                Err(_) => return request,
-            },
+                document
+            }
         };
         request.set_parsed_query(document);
-        request
+        Ok(request)
     }
 
     /// How many documents are cached.
@@ -72,13 +80,31 @@ mod tests {
     #[test]
     fn a_text_is_parsed_once_and_a_bad_one_is_left_alone() {
         let cache = ParsedQueries::default();
-        let request = cache.prepare(async_graphql::Request::new("{ viewer { id } }"));
+        let prepare = |text: &str| cache.prepare(async_graphql::Request::new(text));
+        prepare("{ viewer { id } }").expect("accepted");
         assert_eq!(cache.len(), 1);
-        let again = cache.prepare(async_graphql::Request::new("{ viewer { id } }"));
+        prepare("{ viewer { id } }").expect("accepted");
         assert_eq!(cache.len(), 1);
-        drop((request, again));
-        let bad = cache.prepare(async_graphql::Request::new("{ viewer { "));
+        let bad = prepare("{ viewer { ").expect("left to async-graphql");
         assert_eq!(cache.len(), 1, "unparsable texts are not cached");
         assert_eq!(bad.query, "{ viewer { ");
+    }
+
+    #[test]
+    fn a_document_with_too_many_aliases_is_refused_every_time() {
+        let cache = ParsedQueries::default();
+        let aliased: String = (0..31).map(|n| format!("a{n}: viewer {{ id }} ")).collect();
+        let text = format!("{{ {aliased} }}");
+        for _ in 0..2 {
+            let refused = cache
+                .prepare(async_graphql::Request::new(text.as_str()))
+                .expect_err("refused");
+            assert!(
+                refused.message.contains("31 aliases"),
+                "{}",
+                refused.message
+            );
+        }
+        assert!(cache.is_empty(), "refused documents are not cached");
     }
 }
