@@ -10,7 +10,7 @@ use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::TokenKeys;
-use crate::graphql::build_schema;
+use crate::graphql::{Resolution, build_schema};
 use crate::http;
 use crate::http::executor::CheckedSchema;
 use crate::loaders::Stores;
@@ -64,11 +64,17 @@ pub struct AppState {
 impl AppState {
     /// State over `db` and `mongo`, verifying tokens with `keys`, with subscriptions fed by
     /// `feed`; local shared state and default limits until told otherwise.
-    pub fn new(db: Db, mongo: &MongoStore, keys: TokenKeys, feed: ProgressFeed) -> Self {
+    pub fn new(
+        db: Db,
+        mongo: &MongoStore,
+        keys: TokenKeys,
+        feed: ProgressFeed,
+        resolution: Resolution,
+    ) -> Self {
         let stores = Stores::new(db, mongo);
         let users = feed.users().clone();
         Self {
-            schema: CheckedSchema::new(build_schema(stores.clone(), feed)),
+            schema: CheckedSchema::new(build_schema(stores.clone(), feed, resolution)),
             stores,
             keys: Arc::new(keys),
             limits: RequestLimits::default(),

@@ -148,6 +148,15 @@ impl ServeArgs {
             burst: self.rate_burst.unwrap_or(self.rate_limit * 2.0).max(1.0),
         })
     }
+
+    /// How row-backed objects are resolved.
+    pub fn resolution(&self) -> crate::graphql::Resolution {
+        if self.plain_resolution {
+            crate::graphql::Resolution::Plain
+        } else {
+            crate::graphql::Resolution::Lean
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +174,10 @@ pub struct ServeArgs {
     /// Requests a tenant may make at once (default: twice the rate).
     #[arg(long, env = "GOALGRAPH_RATE_BURST")]
     pub rate_burst: Option<f64>,
+    /// Resolve every field through async-graphql's own executor instead of the lean path for
+    /// row-backed objects (a troubleshooting switch: same answers, slower).
+    #[arg(long, env = "GOALGRAPH_PLAIN_RESOLUTION")]
+    pub plain_resolution: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

@@ -82,6 +82,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
             ..RequestLimits::default()
         },
         pg_acquire_timeout: PgOptions::default().acquire_timeout,
+        resolution: args.resolution(),
         store: args.store,
         keys,
     })

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::app::{AppState, REQUEST_TIMEOUT, RequestLimits, serve};
 use crate::auth::TokenKeys;
 use crate::config::StoreArgs;
+use crate::graphql::Resolution;
 use crate::store::pg::progress_feed::ProgressFeed;
 use crate::store::pg::user_cache::UserCache;
 use crate::store::pg::{Db, PgOptions, Pooling};
@@ -40,6 +41,8 @@ pub struct ServeSettings {
     pub limits: RequestLimits,
     /// How long a request waits for a pooled PostgreSQL connection.
     pub pg_acquire_timeout: Duration,
+    /// How row-backed objects are resolved (lean unless told otherwise).
+    pub resolution: Resolution,
 }
 
 /// The PostgreSQL connection settings `serve` uses for `store`.
@@ -99,9 +102,15 @@ impl Application {
         if !feed.wait_listening(LISTENER_WAIT).await {
             tracing::warn!("the progress feed is not listening yet; serving anyway");
         }
-        let state = AppState::new(stores.db.clone(), &stores.mongo, settings.keys, feed)
-            .with_shared(shared)
-            .with_limits(settings.limits);
+        let state = AppState::new(
+            stores.db.clone(),
+            &stores.mongo,
+            settings.keys,
+            feed,
+            settings.resolution,
+        )
+        .with_shared(shared)
+        .with_limits(settings.limits);
         let listener = tokio::net::TcpListener::bind(settings.bind).await?;
         Ok(Self {
             listener,

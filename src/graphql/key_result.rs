@@ -1,12 +1,14 @@
 //! The `KeyResult` and `CheckIn` types.
 
 use super::connection::page_size;
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, Value};
 use chrono::{DateTime, Utc};
+use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
 use super::documents::GoalUpdate;
 use super::enums::KeyResultKind;
+use super::lean::{PlainFields, lean_output, value};
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
@@ -21,10 +23,44 @@ pub const MAX_CHECK_INS: i32 = 500;
 #[derive(Clone)]
 pub struct KeyResult(pub key_result::Model);
 
-#[Object]
+lean_output!(KeyResult => KeyResultFields);
+
 impl KeyResult {
+    /// The global ID, as the `Node` interface asks for it.
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode_id(NodeKind::KeyResult, self.0.id))
+    }
+}
+
+impl PlainFields for KeyResult {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        let row = &self.0;
+        Some(match name {
+            "id" => value(&encode_id(NodeKind::KeyResult, row.id)),
+            "title" => Value::String(row.title.clone()),
+            "kind" => value(&KeyResultKind::from(row.kind)),
+            "startValue" => value(&row.start_value),
+            "targetValue" => value(&row.target_value),
+            "currentValue" => value(&row.current_value),
+            "weight" => value(&row.weight),
+            "confidence" => value(&row.confidence),
+            "progress" => value(&row.progress),
+            "updatedAt" => value(&row.updated_at),
+            _ => return None,
+        })
+    }
+}
+
+/// The resolvers of [`KeyResult`] (the row, seen as the GraphQL type).
+#[derive(RefCast)]
+#[repr(transparent)]
+pub struct KeyResultFields(key_result::Model);
+
+/// A measurable result of an objective.
+#[Object(name = "KeyResult")]
+impl KeyResultFields {
     /// The global ID.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         encode_id(NodeKind::KeyResult, self.0.id)
     }
 

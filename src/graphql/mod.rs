@@ -6,6 +6,7 @@ mod context;
 mod documents;
 mod enums;
 mod key_result;
+pub mod lean;
 pub mod limits;
 mod milestone;
 mod mutation;
@@ -22,6 +23,7 @@ use crate::loaders::Stores;
 use crate::store::pg::progress_feed::ProgressFeed;
 
 pub use context::AuthFailure;
+pub use lean::Resolution;
 pub use mutation::MutationRoot;
 pub use query::CoreQuery;
 pub use reports::ReportQuery;
@@ -37,7 +39,7 @@ pub type GoalSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Builds the schema with the stores every resolver reaches through its context, and the
 /// replica's progress feed that subscriptions listen to. It has no extensions, on purpose (see
 /// [`limits::check_aliases`]); documents reach it through `http::executor`.
-pub fn build_schema(stores: Stores, feed: ProgressFeed) -> GoalSchema {
+pub fn build_schema(stores: Stores, feed: ProgressFeed, resolution: Resolution) -> GoalSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -45,6 +47,7 @@ pub fn build_schema(stores: Stores, feed: ProgressFeed) -> GoalSchema {
     )
     .data(stores)
     .data(feed)
+    .data(resolution)
     .limit_depth(limits::MAX_DEPTH)
     .limit_complexity(limits::MAX_COMPLEXITY)
     .finish()

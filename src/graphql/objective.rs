@@ -1,7 +1,8 @@
 //! The `Objective` type and its tree fields.
 
-use async_graphql::{Context, ID, Lookahead, Object};
+use async_graphql::{Context, ID, Lookahead, Object, Value};
 use chrono::{DateTime, Utc};
+use ref_cast::RefCast;
 use std::borrow::Borrow;
 
 use super::connection::{MAX_PAGE_SIZE, page_size};
@@ -9,6 +10,7 @@ use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
+use super::lean::{PlainFields, lean_output, value};
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
@@ -19,6 +21,7 @@ use crate::loaders::{
     UpdatesOf, UserById,
 };
 use crate::store::pg::entity::objective;
+use crate::store::pg::tree;
 
 /// Loads, for a whole list of objectives at once, every relation the query selects on them,
 /// so each item's field then reads the loaders' request cache.
@@ -135,13 +138,49 @@ pub const MAX_TREE_DEPTH: i32 = 1000;
 pub const DEFAULT_TREE_DEPTH: i32 = 100;
 
 /// An objective: a goal in the alignment tree, measured by key results and by its children.
-#[derive(Clone)]
+#[derive(Clone, RefCast)]
+#[repr(transparent)]
 pub struct Objective(pub objective::Model);
 
-#[Object]
+lean_output!(Objective => ObjectiveFields);
+
 impl Objective {
+    /// The global ID, as the `Node` interface asks for it.
+    pub async fn id(&self, _ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        Ok(encode_id(NodeKind::Objective, self.0.id))
+    }
+}
+
+impl PlainFields for Objective {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        let row = &self.0;
+        Some(match name {
+            "id" => value(&encode_id(NodeKind::Objective, row.id)),
+            "title" => Value::String(row.title.clone()),
+            "description" => Value::String(row.description.clone()),
+            "status" => value(&ObjectiveStatus::from(row.status)),
+            "visibility" => value(&Visibility::from(row.visibility)),
+            "weight" => value(&row.weight),
+            "progress" => value(&row.progress),
+            "version" => value(&row.version),
+            "createdAt" => value(&row.created_at),
+            "updatedAt" => value(&row.updated_at),
+            "archivedAt" => value(&row.archived_at),
+            _ => return None,
+        })
+    }
+}
+
+/// The resolvers of [`Objective`] (the row, seen as the GraphQL type).
+#[derive(RefCast)]
+#[repr(transparent)]
+pub struct ObjectiveFields(objective::Model);
+
+/// An objective: a goal in the alignment tree, measured by key results and by its children.
+#[Object(name = "Objective")]
+impl ObjectiveFields {
     /// The global ID.
-    pub async fn id(&self) -> ID {
+    async fn id(&self) -> ID {
         encode_id(NodeKind::Objective, self.0.id)
     }
 
@@ -239,13 +278,7 @@ impl Objective {
             .unwrap_or_default();
         let objectives: Vec<&objective::Model> = entries.iter().map(|e| &e.objective).collect();
         prime(ctx, ctx.look_ahead().field("objective"), &objectives).await?;
-        Ok(entries
-            .into_iter()
-            .map(|entry| TreeEntry {
-                depth: entry.depth,
-                objective: Objective(entry.objective),
-            })
-            .collect())
+        Ok(entries.into_iter().map(TreeEntry).collect())
     }
 
     /// The path from the root down to this objective's parent (root first).
@@ -373,20 +406,33 @@ impl Objective {
 }
 
 /// One objective of a subtree listing, with its distance below the objective asked about.
-pub struct TreeEntry {
-    depth: i32,
-    objective: Objective,
+#[derive(RefCast)]
+#[repr(transparent)]
+pub struct TreeEntry(tree::TreeEntry);
+
+lean_output!(TreeEntry => TreeEntryFields);
+
+impl PlainFields for TreeEntry {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        (name == "depth").then(|| value(&self.0.depth))
+    }
 }
 
-#[Object]
-impl TreeEntry {
+/// The resolvers of [`TreeEntry`].
+#[derive(RefCast)]
+#[repr(transparent)]
+pub struct TreeEntryFields(tree::TreeEntry);
+
+/// One objective of a subtree listing, with its distance below the objective asked about.
+#[Object(name = "TreeEntry")]
+impl TreeEntryFields {
     /// Levels below the starting objective (1 = a child).
     async fn depth(&self) -> i32 {
-        self.depth
+        self.0.depth
     }
 
     /// The objective.
     async fn objective(&self) -> &Objective {
-        &self.objective
+        Objective::ref_cast(&self.0.objective)
     }
 }

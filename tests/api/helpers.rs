@@ -8,6 +8,7 @@ use goalgraph::application::{Application, ServeSettings, serve_pg_options};
 use goalgraph::auth::TokenKeys;
 use goalgraph::config::StoreArgs;
 use goalgraph::domain::role::Role;
+use goalgraph::graphql::Resolution;
 use goalgraph::http::graphql::{MONGO_COMMANDS_HEADER, SQL_STATEMENTS_HEADER};
 use goalgraph::store::mongo::MongoStore;
 use goalgraph::store::pg::entity::user;
@@ -194,6 +195,8 @@ pub struct TestSettings {
     pub acquire_timeout: std::time::Duration,
     /// The database reached directly (the test's URL for replicas and its own checks).
     pub direct_url: String,
+    /// How row-backed objects are resolved.
+    pub resolution: Resolution,
 }
 
 impl TestSettings {
@@ -206,6 +209,7 @@ impl TestSettings {
             keys: TokenKeys::new(SECRET),
             limits: self.limits,
             pg_acquire_timeout: self.acquire_timeout,
+            resolution: self.resolution,
         }
     }
 
@@ -227,6 +231,7 @@ impl TestSettings {
             redis_url: None,
             acquire_timeout: std::time::Duration::from_secs(10),
             direct_url: database_url,
+            resolution: Resolution::Lean,
         }
     }
 }
@@ -318,6 +323,15 @@ impl TestApp {
     /// behind a load balancer would be; returns its address.
     pub async fn replica(&self) -> String {
         let (address, server) = run_server(&self.settings).await;
+        self.servers.lock().expect("servers").push(server);
+        address
+    }
+
+    /// A replica started with `adjust`ed settings (on the same databases); returns its address.
+    pub async fn replica_with(&self, adjust: impl FnOnce(&mut TestSettings)) -> String {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        let (address, server) = run_server(&settings).await;
         self.servers.lock().expect("servers").push(server);
         address
     }
