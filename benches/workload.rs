@@ -332,7 +332,7 @@ async fn main() {
         if args
             .only
             .as_deref()
-            .is_some_and(|only| !only.split(',').any(|prefix| name.starts_with(prefix)))
+            .is_some_and(|only| !only_prefixes(only).any(|prefix| name.starts_with(prefix)))
         {
             continue;
         }
@@ -584,4 +584,11 @@ async fn soak(args: &Args, client: &reqwest::Client, seconds: u64) {
         );
         std::process::exit(1);
     }
+}
+
+/// The case-name prefixes of `--only`: separated by `;` when it holds one (case names contain
+/// commas: "Q2 full, 11,111 objectives"), else by `,`.
+fn only_prefixes(only: &str) -> impl Iterator<Item = &str> {
+    let separator = if only.contains(';') { ';' } else { ',' };
+    only.split(separator).filter(|prefix| !prefix.is_empty())
 }

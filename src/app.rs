@@ -97,7 +97,8 @@ impl AppState {
     }
 }
 
-/// The routes: the dashboard, GraphQL (POST), the offline playground (GET), subscriptions
+/// The routes: the dashboard, GraphQL (POST, and GET for queries; the offline playground on a
+/// GET without a query), subscriptions
 /// (graphql-ws), metrics, liveness and readiness; every response carries its request id.
 pub fn router(state: AppState) -> Router {
     // Requests end with a coded GraphQL error at `limits.timeout` (in the handler); this outer
@@ -108,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/{asset}", get(http::dashboard::asset))
         .route(
             "/graphql",
-            get(http::playground::page).post(http::graphql::handle),
+            get(http::graphql::get).post(http::graphql::post),
         )
         .route("/graphql/ws", get(http::subscriptions::upgrade))
         .route("/graphiql/{asset}", get(http::playground::asset))

@@ -20,7 +20,8 @@ use crate::store::pg::entity::{check_in, key_result};
 pub const MAX_CHECK_INS: i32 = 500;
 
 /// A measurable result of an objective.
-#[derive(Clone)]
+#[derive(Clone, RefCast)]
+#[repr(transparent)]
 pub struct KeyResult(pub key_result::Model);
 
 lean_output!(KeyResult => KeyResultFields);

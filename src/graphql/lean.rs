@@ -19,9 +19,16 @@
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::resolve_list;
 use async_graphql::{
-    ContainerType, ContextSelectionSet, Name, Positioned, ServerError, ServerResult, Value,
+    ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult,
+    Value,
 };
+use ref_cast::RefCast;
+use std::borrow::Cow;
+
+use crate::loaders::SharedRows;
 use futures::future::join_all;
 use std::future::Future;
 use std::pin::Pin;
@@ -235,6 +242,50 @@ macro_rules! lean_output {
 }
 
 pub(crate) use lean_output;
+
+/// A list answer over rows the request's loaders share ([`SharedRows`]): each item is resolved
+/// as `T` seen over its row in place (`T` is `#[repr(transparent)]` over the row), so a list
+/// field hands out no copy of the rows it lists. Its GraphQL type is `[T!]!`, as `Vec<T>`'s.
+pub struct SharedList<T: RefCast>(SharedRows<T::From>)
+where
+    T::From: Sized;
+
+impl<T: RefCast> SharedList<T>
+where
+    T::From: Sized,
+{
+    /// The list of `rows`.
+    pub fn new(rows: SharedRows<T::From>) -> Self {
+        Self(rows)
+    }
+}
+
+impl<T> OutputType for SharedList<T>
+where
+    T: RefCast + OutputType,
+    T::From: Sized + Send + Sync,
+{
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let items = self.0.iter().map(T::ref_cast);
+        resolve_list(ctx, field, items, Some(self.0.len())).await
+    }
+}
 
 /// A scalar or enum as its answer value (what its `OutputType` produces).
 pub fn value<T: async_graphql::InputType>(value: &T) -> Value {

@@ -10,7 +10,7 @@ use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
-use super::lean::{PlainFields, lean_output, value};
+use super::lean::{PlainFields, SharedList, lean_output, value};
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
@@ -46,10 +46,14 @@ pub async fn prime<O: Borrow<objective::Model>>(
             return Ok(());
         }
         let by_objective = load_many::<KeyResultsOf, _>(ctx, ids.clone()).await?;
-        let kr_ids: Vec<i64> = by_objective.values().flatten().map(|kr| kr.id).collect();
+        let kr_ids: Vec<i64> = by_objective
+            .values()
+            .flat_map(|rows| rows.iter())
+            .map(|kr| kr.id)
+            .collect();
         let owners: Vec<i64> = by_objective
             .values()
-            .flatten()
+            .flat_map(|rows| rows.iter())
             .filter_map(|kr| kr.owner_id)
             .collect();
         let latest = async {
@@ -247,12 +251,12 @@ impl ObjectiveFields {
 
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
     #[graphql(complexity = "super::limits::listed(child_complexity)")]
-    async fn children(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
+    async fn children(&self, ctx: &Context<'_>) -> AppResult<SharedList<Objective>> {
         let children = load_one::<ChildrenOf, _>(ctx, self.0.id)
             .await?
             .unwrap_or_default();
         prime(ctx, ctx.look_ahead(), &children).await?;
-        Ok(children.into_iter().map(Objective).collect())
+        Ok(SharedList::new(children))
     }
 
     /// The whole subtree below this objective as a flat list in pre-order (each objective
@@ -262,7 +266,7 @@ impl ObjectiveFields {
         &self,
         ctx: &Context<'_>,
         #[graphql(default_with = "DEFAULT_TREE_DEPTH")] max_depth: i32,
-    ) -> AppResult<Vec<TreeEntry>> {
+    ) -> AppResult<SharedList<TreeEntry>> {
         if !(1..=MAX_TREE_DEPTH).contains(&max_depth) {
             return Err(AppError::bad_input(
                 "maxDepth",
@@ -278,7 +282,7 @@ impl ObjectiveFields {
             .unwrap_or_default();
         let objectives: Vec<&objective::Model> = entries.iter().map(|e| &e.objective).collect();
         prime(ctx, ctx.look_ahead().field("objective"), &objectives).await?;
-        Ok(entries.into_iter().map(TreeEntry).collect())
+        Ok(SharedList::new(entries))
     }
 
     /// The path from the root down to this objective's parent (root first).
@@ -293,13 +297,12 @@ impl ObjectiveFields {
 
     /// The key results measuring this objective, by id.
     #[graphql(complexity = "super::limits::listed(child_complexity)")]
-    async fn key_results(&self, ctx: &Context<'_>) -> AppResult<Vec<KeyResult>> {
-        Ok(load_one::<KeyResultsOf, _>(ctx, self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(KeyResult)
-            .collect())
+    async fn key_results(&self, ctx: &Context<'_>) -> AppResult<SharedList<KeyResult>> {
+        Ok(SharedList::new(
+            load_one::<KeyResultsOf, _>(ctx, self.0.id)
+                .await?
+                .unwrap_or_default(),
+        ))
     }
 
     /// Dated steps towards this objective, by id.

@@ -109,11 +109,11 @@ impl CoreQuery {
             let fetched = objectives
                 .visible_with_descendants(&viewer, id, max_depth)
                 .await?;
-            return prefetched::<DescendantsOf, _>(ctx, key, fetched).await;
+            return prefetched::<DescendantsOf, _, _>(ctx, key, fetched).await;
         }
         if ctx.look_ahead().field("children").exists() {
             let fetched = objectives.visible_with_children(&viewer, id).await?;
-            return prefetched::<ChildrenOf, _>(ctx, id, fetched).await;
+            return prefetched::<ChildrenOf, _, _>(ctx, id, fetched).await;
         }
         Ok(load_one::<ObjectiveById, _>(ctx, id).await?.map(Objective))
     }
@@ -350,14 +350,15 @@ fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
 
 /// Hands an objective fetched together with part of its tree to the loaders its fields read
 /// (`ObjectiveById`, and loader `T` under `key`); `None` when it is not visible.
-async fn prefetched<T, K>(
+async fn prefetched<T, K, V>(
     ctx: &Context<'_>,
     key: K,
-    fetched: Option<(objective::Model, T::Value)>,
+    fetched: Option<(objective::Model, V)>,
 ) -> AppResult<Option<Objective>>
 where
     T: Loader<K, Error = AppError>,
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    V: Into<T::Value>,
 {
     let Some((objective, part)) = fetched else {
         return Ok(None);
@@ -365,6 +366,6 @@ where
     loader::<ObjectiveById>(ctx)?
         .feed_one(objective.id, objective.clone())
         .await;
-    loader::<T>(ctx)?.feed_one(key, part).await;
+    loader::<T>(ctx)?.feed_one(key, part.into()).await;
     Ok(Some(Objective(objective)))
 }

@@ -1,19 +1,25 @@
-//! `POST /graphql`: reads a request or a batch of up to `limits::MAX_BATCH` (within the body
-//! limit), authenticates the bearer token, applies the tenant's rate limit, resolves persisted
-//! queries, registers each request's loaders, executes under the request timeout, sanitises
-//! errors, and reports the SQL statements and MongoDB commands it ran in response headers.
-//! Every rejection is a GraphQL error with its own code.
+//! GraphQL over HTTP: `POST /graphql` reads a JSON request or a batch of up to
+//! `limits::MAX_BATCH` (within the body limit); `GET /graphql?query=…` runs a query (never a
+//! mutation) from the URL, persisted-query hashes included. Both authenticate the bearer token,
+//! apply the tenant's rate limit, resolve persisted queries, register each request's loaders,
+//! execute under the request timeout, sanitise errors, answer in the media type the `Accept`
+//! header negotiates (`http::negotiation`), and report the SQL statements and MongoDB commands
+//! they ran in response headers. Every rejection is a GraphQL error with its own code.
 
 use crate::error::code;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use async_graphql::{BatchRequest, BatchResponse, Executor, Response as GqlResponse, ServerError};
-use async_graphql_axum::GraphQLResponse;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{
+    BatchRequest, BatchResponse, Executor, Response as GqlResponse, ServerError, Variables,
+};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::auth::{bearer_token, resolve_viewer};
@@ -21,7 +27,8 @@ use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::AuthFailure;
 use crate::graphql::limits::{MAX_BATCH, rejection};
-use crate::http::persisted;
+use crate::http::negotiation::{AnswerType, not_executed};
+use crate::http::{persisted, playground};
 use crate::loaders;
 use crate::store::metrics::{RequestCounters, record_request};
 
@@ -30,16 +37,149 @@ pub const SQL_STATEMENTS_HEADER: &str = "x-goalgraph-sql-statements";
 /// The response header carrying the number of MongoDB commands the request sent.
 pub const MONGO_COMMANDS_HEADER: &str = "x-goalgraph-mongo-commands";
 
-pub async fn handle(
+/// `POST /graphql`: a JSON request or batch.
+pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let started = Instant::now();
-    let mut batch = match read_batch(&state, body) {
-        Ok(batch) => batch,
-        Err(refused) => return *refused,
+    let Some(answer) = AnswerType::negotiate(&headers) else {
+        return not_acceptable();
     };
+    if !is_json(&headers) {
+        return refusal(
+            answer,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            rejection(
+                code::UNSUPPORTED_MEDIA_TYPE,
+                "send the request body as JSON with Content-Type: application/json",
+            ),
+        );
+    }
+    match read_batch(&state, body, answer) {
+        Ok(batch) => run(state, headers, batch, answer, Method::Post).await,
+        Err(refused) => *refused,
+    }
+}
+
+/// What `GET /graphql` may carry: a request's fields, `variables` and `extensions` as JSON
+/// text (URL-encoded), as GraphQL over HTTP defines them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// `GET /graphql`: a query (never a mutation) from the URL, or, without one, the playground.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let params = match params {
+        Ok(Query(params)) if params.query.is_some() || params.extensions.is_some() => params,
+        Ok(_) => return playground::page().await.into_response(),
+        Err(_) => {
+            return refusal(
+                AnswerType::Json,
+                StatusCode::BAD_REQUEST,
+                rejection(
+                    code::BAD_REQUEST,
+                    "the URL's query string could not be read",
+                ),
+            );
+        }
+    };
+    let Some(answer) = AnswerType::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match request_from_url(params) {
+        Ok(request) => {
+            run(
+                state,
+                headers,
+                BatchRequest::Single(request),
+                answer,
+                Method::Get,
+            )
+            .await
+        }
+        Err(error) => refusal(answer, StatusCode::BAD_REQUEST, error),
+    }
+}
+
+/// The request a GET's parameters describe.
+fn request_from_url(params: GetParams) -> Result<async_graphql::Request, ServerError> {
+    let json =
+        |name: &str, text: Option<String>| -> Result<Option<serde_json::Value>, ServerError> {
+            text.filter(|text| !text.is_empty())
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|_| {
+                    rejection(
+                        code::BAD_REQUEST,
+                        format!("`{name}` must be JSON, URL-encoded"),
+                    )
+                })
+        };
+    let variables = json("variables", params.variables)?;
+    let extensions = json("extensions", params.extensions)?;
+    let mut request = async_graphql::Request::new(params.query.unwrap_or_default());
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    match variables {
+        None | Some(serde_json::Value::Null) => {}
+        Some(variables @ serde_json::Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables));
+        }
+        Some(_) => {
+            return Err(rejection(
+                code::BAD_REQUEST,
+                "`variables` must be a JSON object",
+            ));
+        }
+    }
+    match extensions {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                let value = async_graphql::Value::from_json(value).map_err(|_| {
+                    rejection(code::BAD_REQUEST, "`extensions` must be a JSON object")
+                })?;
+                request.extensions.insert(key, value);
+            }
+        }
+        Some(_) => {
+            return Err(rejection(
+                code::BAD_REQUEST,
+                "`extensions` must be a JSON object",
+            ));
+        }
+    }
+    Ok(request)
+}
+
+/// How the request arrived: GET runs only queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Post,
+    Get,
+}
+
+/// Authenticates, rate-limits, resolves persisted queries, executes `batch` under the request
+/// timeout and answers it as `answer`, with the statement and command counts.
+async fn run(
+    state: AppState,
+    headers: HeaderMap,
+    mut batch: BatchRequest,
+    answer: AnswerType,
+    method: Method,
+) -> Response {
+    let started = Instant::now();
     let counters = RequestCounters::new();
     let executed = counters
         .clone()
@@ -50,14 +190,20 @@ pub async fn handle(
                 Err(failure) => Prepared::Failed(failure),
             };
             if let Prepared::Viewer(viewer) = &prepare
-                && let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch).await
+                && let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch, answer).await
             {
                 return Err(refused);
             }
             for request in requests_mut(&mut batch) {
                 persisted::resolve(&state.shared, request)
                     .await
-                    .map_err(|error| error_response(StatusCode::OK, error))?;
+                    .map_err(|error| refusal(answer, StatusCode::OK, error))?;
+                let operation = state.schema.documents().operation_type(request);
+                if method == Method::Get
+                    && operation.is_some_and(|operation| operation != OperationType::Query)
+                {
+                    return Err(get_refused());
+                }
             }
             let batch = match batch {
                 BatchRequest::Single(request) => {
@@ -75,7 +221,8 @@ pub async fn handle(
                 .map_err(|_elapsed| {
                     // Dropping the execution cancels its pending queries; the connections'
                     // statement_timeout stops whatever PostgreSQL is still running.
-                    error_response(
+                    refusal(
+                        answer,
                         StatusCode::OK,
                         rejection(
                             code::TIMEOUT,
@@ -93,7 +240,7 @@ pub async fn handle(
     let mut http = match executed {
         Ok(mut response) => {
             sanitize_all(&mut response);
-            GraphQLResponse::from(response).into_response()
+            answer_with(answer, &response)
         }
         Err(refused) => refused,
     };
@@ -108,6 +255,95 @@ pub async fn handle(
     http
 }
 
+/// Whether the request body is declared JSON (`application/json`, any parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|media| {
+            media.type_() == mime::APPLICATION
+                && media.subtype() == mime::JSON
+                && media
+                    .get_param(mime::CHARSET)
+                    .is_none_or(|charset| charset == mime::UTF_8)
+        })
+}
+
+/// HTTP 405 for a mutation or subscription sent with GET.
+fn get_refused() -> Response {
+    let mut response = refusal(
+        AnswerType::Json,
+        StatusCode::METHOD_NOT_ALLOWED,
+        rejection(
+            code::METHOD_NOT_ALLOWED,
+            "GET runs queries only; send mutations with POST (subscriptions over /graphql/ws)",
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
+/// HTTP 406: the client accepts none of the answer's media types.
+fn not_acceptable() -> Response {
+    refusal(
+        AnswerType::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        rejection(
+            code::NOT_ACCEPTABLE,
+            "accept application/json or application/graphql-response+json",
+        ),
+    )
+}
+
+/// `response` as an HTTP answer of type `answer`: its status, content type and the headers
+/// resolvers set; in `application/graphql-response+json`, a request that failed before
+/// execution has no `data` entry.
+fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
+    let body = match response {
+        BatchResponse::Single(single)
+            if answer == AnswerType::GraphqlResponse && not_executed(single) =>
+        {
+            serde_json::to_vec(&RequestErrors {
+                errors: &single.errors,
+                extensions: &single.extensions,
+            })
+        }
+        _ => serde_json::to_vec(response),
+    };
+    let mut http = match body {
+        Ok(body) => Response::new(axum::body::Body::from(body)),
+        Err(error) => {
+            tracing::error!(%error, "a response could not be serialised");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    *http.status_mut() = answer.status(response);
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type()),
+    );
+    if response.is_ok()
+        && let Some(cache_control) = response.cache_control().value()
+        && let Ok(value) = HeaderValue::from_str(&cache_control)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.extend(response.http_headers());
+    http
+}
+
+/// A request's errors without a `data` entry.
+#[derive(Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
 fn requests_mut(batch: &mut BatchRequest) -> Vec<&mut async_graphql::Request> {
     match batch {
         BatchRequest::Single(request) => vec![request],
@@ -117,7 +353,12 @@ fn requests_mut(batch: &mut BatchRequest) -> Vec<&mut async_graphql::Request> {
 
 /// RATE_LIMITED (HTTP 429) when the tenant's budget lacks a token for each operation of the
 /// batch (one round trip to the shared state, whatever the batch's size).
-async fn rate_limited(state: &AppState, tenant_id: i64, batch: &BatchRequest) -> Option<Response> {
+async fn rate_limited(
+    state: &AppState,
+    tenant_id: i64,
+    batch: &BatchRequest,
+    answer: AnswerType,
+) -> Option<Response> {
     let limit = state.limits.rate_limit?;
     let operations = match batch {
         BatchRequest::Single(_) => 1,
@@ -131,7 +372,8 @@ async fn rate_limited(state: &AppState, tenant_id: i64, batch: &BatchRequest) ->
         return None;
     }
     let retry_after = (1.0 / limit.rate).ceil().max(1.0) as u64;
-    let mut response = error_response(
+    let mut response = refusal(
+        answer,
         StatusCode::TOO_MANY_REQUESTS,
         rejection(
             code::RATE_LIMITED,
@@ -163,10 +405,12 @@ fn sanitize_all(response: &mut BatchResponse) {
 fn read_batch(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
+    answer: AnswerType,
 ) -> Result<BatchRequest, Box<Response>> {
     let body = body.map_err(|refused| {
         Box::new(if refused.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            error_response(
+            refusal(
+                answer,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rejection(
                     code::PAYLOAD_TOO_LARGE,
@@ -178,14 +422,16 @@ fn read_batch(
                 ),
             )
         } else {
-            error_response(
+            refusal(
+                answer,
                 StatusCode::BAD_REQUEST,
                 rejection(code::BAD_REQUEST, "the request body could not be read"),
             )
         })
     })?;
     let batch: BatchRequest = serde_json::from_slice(&body).map_err(|_| {
-        Box::new(error_response(
+        Box::new(refusal(
+            answer,
             StatusCode::BAD_REQUEST,
             rejection(
                 code::BAD_REQUEST,
@@ -196,7 +442,8 @@ fn read_batch(
     })?;
     if let BatchRequest::Batch(requests) = &batch {
         if requests.len() > MAX_BATCH {
-            return Err(Box::new(error_response(
+            return Err(Box::new(refusal(
+                answer,
                 StatusCode::OK,
                 rejection(
                     code::BATCH_TOO_LARGE,
@@ -208,7 +455,8 @@ fn read_batch(
             )));
         }
         if requests.is_empty() {
-            return Err(Box::new(error_response(
+            return Err(Box::new(refusal(
+                answer,
                 StatusCode::OK,
                 rejection(code::BAD_REQUEST, "the batch is empty"),
             )));
@@ -236,10 +484,17 @@ impl Prepared {
     }
 }
 
-fn error_response(status: StatusCode, error: ServerError) -> Response {
-    let body = GqlResponse::from_errors(vec![error]);
-    let mut response = GraphQLResponse::from(body).into_response();
-    *response.status_mut() = status;
+/// A request refused before execution with `error`: `status` with `application/json` (200 for
+/// what older clients expect as a GraphQL error), at least 400 with
+/// `application/graphql-response+json`.
+fn refusal(answer: AnswerType, status: StatusCode, error: ServerError) -> Response {
+    let mut response = answer_with(
+        answer,
+        &BatchResponse::Single(GqlResponse::from_errors(vec![error])),
+    );
+    if status != StatusCode::OK {
+        *response.status_mut() = status;
+    }
     response
 }
 

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod dashboard;
 pub mod executor;
 pub mod graphql;
+pub mod negotiation;
 pub mod ops;
 pub mod parsed_queries;
 pub mod persisted;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_graphql::ServerError;
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 
 use crate::graphql::limits::check_aliases;
 
@@ -59,6 +59,25 @@ impl ParsedQueries {
         Ok(request)
     }
 
+    /// The type of the operation `request` would run (`None` when its text does not parse or
+    /// names no operation it holds: execution reports those).
+    pub fn operation_type(&self, request: &async_graphql::Request) -> Option<OperationType> {
+        let cached = self
+            .documents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(request.query.as_str())
+            .map(|document| selected_operation(document, request.operation_name.as_deref()));
+        match cached {
+            Some(operation) => operation,
+            None => async_graphql::parser::parse_query(&request.query)
+                .ok()
+                .and_then(|document| {
+                    selected_operation(&document, request.operation_name.as_deref())
+                }),
+        }
+    }
+
     /// How many documents are cached.
     pub fn len(&self) -> usize {
         self.documents
@@ -70,6 +89,22 @@ impl ParsedQueries {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The type of the operation of `document` that `name` selects (the only one when unnamed).
+fn selected_operation(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .find(|(key, _)| key.as_str() == name)
+            .map(|(_, operation)| operation.node.ty),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 

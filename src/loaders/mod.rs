@@ -114,6 +114,18 @@ fn by_id<V>(rows: Vec<V>, id: impl Fn(&V) -> i64) -> HashMap<i64, V> {
     rows.into_iter().map(|row| (id(&row), row)).collect()
 }
 
+/// Rows a loader shares with every field that reads them: the request cache hands out the same
+/// rows to each (a reference count, not a copy of every row).
+pub type SharedRows<T> = std::sync::Arc<Vec<T>>;
+
+/// Each group of rows made shareable.
+fn shared<K: Hash + Eq, V>(groups: HashMap<K, Vec<V>>) -> HashMap<K, SharedRows<V>> {
+    groups
+        .into_iter()
+        .map(|(key, rows)| (key, SharedRows::new(rows)))
+        .collect()
+}
+
 /// Rows grouped under the key each belongs to, keeping their order.
 fn grouped<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
     let mut groups: HashMap<K, Vec<V>> = HashMap::new();

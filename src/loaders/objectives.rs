@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 
-use super::{Stores, by_id, every_key, grouped};
+use super::{SharedRows, Stores, by_id, every_key, grouped, shared};
 use crate::domain::access::Viewer;
 use crate::error::AppError;
 use crate::store::pg::entity::{check_in, key_result, milestone, objective};
@@ -99,14 +99,14 @@ impl Loader<i64> for ObjectiveById {
 }
 
 impl Loader<i64> for ChildrenOf {
-    type Value = Vec<objective::Model>;
+    type Value = SharedRows<objective::Model>;
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = self.repo.visible_children(&self.viewer, keys).await?;
         Ok(every_key(
             keys,
-            grouped(rows, |o| o.parent_id.unwrap_or_default()),
+            shared(grouped(rows, |o| o.parent_id.unwrap_or_default())),
         ))
     }
 }
@@ -119,7 +119,7 @@ pub struct SubtreeKey {
 }
 
 impl Loader<SubtreeKey> for DescendantsOf {
-    type Value = Vec<TreeEntry>;
+    type Value = SharedRows<TreeEntry>;
     type Error = AppError;
 
     async fn load(
@@ -134,7 +134,7 @@ impl Loader<SubtreeKey> for DescendantsOf {
             let entries =
                 tree::descendants(self.repo.db(), &self.viewer, &roots, max_depth).await?;
             for (root_id, entries) in grouped(entries, |entry| entry.start_id) {
-                out.insert(SubtreeKey { root_id, max_depth }, entries);
+                out.insert(SubtreeKey { root_id, max_depth }, SharedRows::new(entries));
             }
         }
         Ok(every_key(keys, out))
@@ -156,12 +156,12 @@ impl Loader<i64> for AncestorsOf {
 }
 
 impl Loader<i64> for KeyResultsOf {
-    type Value = Vec<key_result::Model>;
+    type Value = SharedRows<key_result::Model>;
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
         let rows = self.repo.by_objectives(self.viewer.tenant_id, keys).await?;
-        Ok(every_key(keys, grouped(rows, |kr| kr.objective_id)))
+        Ok(every_key(keys, shared(grouped(rows, |kr| kr.objective_id))))
     }
 }
 

@@ -9,6 +9,7 @@ mod documents;
 mod errors;
 mod faults;
 mod hostile;
+mod http_conventions;
 mod lean;
 mod limits;
 mod migrations;

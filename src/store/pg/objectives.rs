@@ -113,7 +113,7 @@ impl ObjectiveRepo {
     ) -> StoreResult<Vec<objective::Model>> {
         Ok(objective::Entity::find()
             .filter(objective::Column::TenantId.eq(viewer.tenant_id))
-            .filter(objective::Column::ParentId.is_in(parent_ids.iter().copied()))
+            .filter(objective::Column::ParentId.eq_any(parent_ids.iter().copied()))
             .filter(objective::Column::ArchivedAt.is_null())
             .filter(visibility::condition(viewer))
             .order_by_asc(objective::Column::Id)
@@ -137,7 +137,7 @@ impl ObjectiveRepo {
             query = query.filter(objective::Column::Id.gt(after));
         }
         if let Some(teams) = &filter.team_ids {
-            query = query.filter(objective::Column::TeamId.is_in(teams.iter().copied()));
+            query = query.filter(objective::Column::TeamId.eq_any(teams.iter().copied()));
         }
         if let Some(cycle) = filter.cycle_id {
             query = query.filter(objective::Column::CycleId.eq(cycle));

@@ -42,7 +42,7 @@ pub async fn by_ids<E: TenantOwned>(
 ) -> StoreResult<Vec<E::Model>> {
     let mut query = E::find()
         .filter(E::tenant_column().eq(tenant_id))
-        .filter(E::id_column().is_in(ids.iter().copied()));
+        .filter(E::id_column().eq_any(ids.iter().copied()));
     if let Some(extra) = extra {
         query = query.filter(extra);
     }
@@ -59,7 +59,7 @@ pub async fn grouped_by<E: TenantOwned>(
 ) -> StoreResult<Vec<E::Model>> {
     let mut query = E::find()
         .filter(E::tenant_column().eq(tenant_id))
-        .filter(column.is_in(keys.iter().copied()));
+        .filter(column.eq_any(keys.iter().copied()));
     if let Some(extra) = extra {
         query = query.filter(extra);
     }
