@@ -101,7 +101,7 @@ mod tests {
     fn negotiate(accept: Option<&str>) -> Option<AnswerType> {
         let mut headers = HeaderMap::new();
         if let Some(accept) = accept {
-            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).expect("header"));
         }
         AnswerType::negotiate(&headers)
     }
