@@ -280,3 +280,47 @@ async fn get_runs_queries_and_persisted_hashes_but_never_mutations() {
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.expect("html").contains("<html"));
 }
+
+/// The `graphql-http` package's server audits (the GraphQL-over-HTTP specification's own
+/// conformance checks, run by Node.js from `e2e/`): every MUST and every SHOULD passes. The
+/// MAY audits that answer with a notice are listed in the README ("GraphQL over HTTP").
+#[tokio::test]
+async fn the_graphql_http_server_audits_pass() {
+    let app = spawn_app().await;
+    let t = app.tenant("audit").await;
+    let root_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("node")
+        .arg(root_dir.join("e2e").join("graphql-http-audit.mjs"))
+        .arg(format!("{}/graphql", app.address))
+        .arg(&t.admin.token)
+        .current_dir(root_dir.join("e2e"))
+        .output()
+        .await
+        .expect("node (install Node.js; scripts/test installs e2e/node_modules)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the audit did not run:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON result per line"))
+        .collect();
+    let required = |result: &&Value| {
+        let name = result["name"].as_str().unwrap_or_default();
+        name.starts_with("MUST") || name.starts_with("SHOULD")
+    };
+    let failed: Vec<String> = results
+        .iter()
+        .filter(required)
+        .filter(|result| result["status"] != "ok")
+        .map(|result| format!("{}: {}", result["name"], result["reason"]))
+        .collect();
+    assert!(failed.is_empty(), "audits failed:\n{}", failed.join("\n"));
+    assert!(
+        results.iter().filter(required).count() >= 30,
+        "the audit ran too few checks: {}",
+        results.len()
+    );
+}
