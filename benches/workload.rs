@@ -4,7 +4,9 @@
 //!
 //! Load the data set first (`goalgraph seed --bench`), start the API, then:
 //! `cargo bench --bench workload -- --url http://127.0.0.1:8080/graphql --token <token>
-//!  --base <root id - 1> [--connections 8] [--seconds 10] [--server-pid <pid>]`
+//!  --base <root id - 1> [--connections 8] [--seconds 10] [--server-pid <pid>]
+//!  [--only "Q2 full;Q3"] [--accept-encoding gzip|br]` (`--only` takes case-name prefixes,
+//!  separated by `;` when a prefix holds a comma).
 //!
 //! With `--soak <seconds>` it instead runs a mixed read/write workload (reads of every shape,
 //! check-ins, new objectives, progress notes) from `--connections` clients for that long and
@@ -24,6 +26,8 @@ struct Args {
     only: Option<String>,
     levels: u32,
     soak: Option<u64>,
+    /// `gzip` or `br`: ask for compressed answers (and decompress them); none by default.
+    accept_encoding: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +41,7 @@ fn parse_args() -> Args {
         only: None,
         levels: 6,
         soak: None,
+        accept_encoding: None,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -52,6 +57,7 @@ fn parse_args() -> Args {
             "--only" => args.only = Some(value),
             "--levels" => args.levels = value.parse().expect("--levels"),
             "--soak" => args.soak = Some(value.parse().expect("--soak takes seconds")),
+            "--accept-encoding" => args.accept_encoding = Some(value),
             "--bench" => {
                 i += 1;
                 continue;
@@ -225,8 +231,11 @@ async fn leaf_key_result(args: &Args, client: &reqwest::Client) -> String {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    let encoding = args.accept_encoding.as_deref();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
+        .gzip(encoding == Some("gzip"))
+        .brotli(encoding == Some("br"))
         .build()
         .expect("client");
     if let Some(seconds) = args.soak {

@@ -6,7 +6,11 @@ use std::time::Duration;
 use crate::store::pg::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::TokenKeys;
@@ -59,6 +63,8 @@ pub struct AppState {
     pub shared: SharedState,
     /// The users tokens name, kept fresh by the progress feed's listener.
     pub users: UserCache,
+    /// Browser origins allowed to call the API (CORS); none unless configured.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl AppState {
@@ -81,7 +87,14 @@ impl AppState {
             mongo: mongo.clone(),
             shared: SharedState::local(),
             users,
+            cors_origins: Vec::new(),
         }
+    }
+
+    /// The same state allowing browser calls from `origins` (CORS).
+    pub fn with_cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// The same state keeping rate limits and persisted queries in `shared`.
@@ -104,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     // Requests end with a coded GraphQL error at `limits.timeout` (in the handler); this outer
     // layer only guards the other routes and a stuck connection, a little later.
     let outer_timeout = state.limits.timeout + Duration::from_secs(5);
+    let cors = cors(&state.cors_origins);
     Router::new()
         .route("/", get(http::dashboard::page))
         .route("/dashboard/{asset}", get(http::dashboard::asset))
@@ -121,8 +135,47 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             outer_timeout,
         ))
+        .layer(compression())
+        .layer(cors)
         .layer(axum::middleware::from_fn(http::ops::request_id))
         .with_state(state)
+}
+
+/// The smallest answer worth compressing: below it, the header and the CPU cost more than the
+/// bytes saved.
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// gzip or brotli (the client's `Accept-Encoding` chooses) for answers above
+/// [`COMPRESS_ABOVE_BYTES`]: GraphQL answers, the playground and the dashboard alike.
+fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new().gzip(true).br(true).compress_when(
+        SizeAbove::new(COMPRESS_ABOVE_BYTES)
+            .and(NotForContentType::GRPC)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::SSE),
+    )
+}
+
+/// Cross-origin calls from the configured browser origins only (none by default): GraphQL
+/// over GET and POST with a bearer token; clients may read the request id, the statement
+/// counts and `Retry-After`.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static(http::ops::REQUEST_ID_HEADER),
+        ])
+        .expose_headers([
+            HeaderName::from_static(http::ops::REQUEST_ID_HEADER),
+            HeaderName::from_static(http::graphql::SQL_STATEMENTS_HEADER),
+            HeaderName::from_static(http::graphql::MONGO_COMMANDS_HEADER),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.

@@ -140,6 +140,23 @@ impl SecretArgs {
     }
 }
 
+/// One CORS origin: `scheme://host[:port]`, as browsers send it in `Origin`.
+fn cors_origin(text: &str) -> Result<axum::http::HeaderValue, String> {
+    let text = text.trim();
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.ends_with('/')
+        && text
+            .split("://")
+            .nth(1)
+            .is_some_and(|host| !host.is_empty() && !host.contains('/'));
+    if !valid {
+        return Err(format!(
+            "`{text}` is not an origin: write scheme://host[:port], e.g. https://okr.example.com"
+        ));
+    }
+    axum::http::HeaderValue::from_str(text).map_err(|_| format!("`{text}` is not an origin"))
+}
+
 impl ServeArgs {
     /// The per-tenant budget, if limited.
     pub fn rate_limit(&self) -> Option<crate::store::shared::RateLimit> {
@@ -178,6 +195,10 @@ pub struct ServeArgs {
     /// row-backed objects (a troubleshooting switch: same answers, slower).
     #[arg(long, env = "GOALGRAPH_PLAIN_RESOLUTION")]
     pub plain_resolution: bool,
+    /// Browser origins allowed to call the API from another site (CORS), comma-separated, e.g.
+    /// `https://okr.example.com`; none by default.
+    #[arg(long, env = "GOALGRAPH_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
+    pub cors_origins: Vec<axum::http::HeaderValue>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

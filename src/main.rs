@@ -83,6 +83,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
         },
         pg_acquire_timeout: PgOptions::default().acquire_timeout,
         resolution: args.resolution(),
+        cors_origins: args.cors_origins.clone(),
         store: args.store,
         keys,
     })

@@ -19,6 +19,7 @@ use crate::store::pg::{Db, PgOptions, Pooling};
 use crate::store::shared::SharedState;
 use crate::sync::activity::ActivityConsumer;
 use crate::sync::relay::OutboxRelay;
+use axum::http::HeaderValue;
 use stores::{OpenStores, Opener, bootstrap_first_tenant};
 
 /// Any start-up or shutdown failure, shown to the operator as its message.
@@ -43,6 +44,8 @@ pub struct ServeSettings {
     pub pg_acquire_timeout: Duration,
     /// How row-backed objects are resolved (lean unless told otherwise).
     pub resolution: Resolution,
+    /// Browser origins allowed to call the API (CORS); none when empty.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 /// The PostgreSQL connection settings `serve` uses for `store`.
@@ -110,7 +113,8 @@ impl Application {
             settings.resolution,
         )
         .with_shared(shared)
-        .with_limits(settings.limits);
+        .with_limits(settings.limits)
+        .with_cors_origins(settings.cors_origins);
         let listener = tokio::net::TcpListener::bind(settings.bind).await?;
         Ok(Self {
             listener,

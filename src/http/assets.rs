@@ -1,23 +1,64 @@
 //! Static files compiled into the binary (the playground's and the dashboard's), served with
-//! their content type and a day of caching.
+//! their content type, a day of caching and a strong `ETag` (the SHA-256 of the bytes, computed
+//! once per file), so a browser revalidates with `If-None-Match` and gets 304 without the body.
 
-use axum::http::{StatusCode, header};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::http::persisted::sha256_hex;
 
 /// A bundled file: its name, content type and bytes.
 pub type Asset = (&'static str, &'static str, &'static [u8]);
 
-/// The asset called `name` among `assets`, or 404.
-pub fn bundled(assets: &[Asset], name: &str) -> Response {
-    match assets.iter().find(|(file, _, _)| *file == name) {
-        Some((_, content_type, body)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            *body,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+/// ETags by the address of the bytes they were computed from (bundled bytes are `'static`).
+static ETAGS: LazyLock<Mutex<HashMap<usize, HeaderValue>>> = LazyLock::new(Default::default);
+
+/// The strong ETag of `body`.
+fn etag(body: &'static [u8]) -> HeaderValue {
+    let mut known = ETAGS.lock().unwrap_or_else(|e| e.into_inner());
+    known
+        .entry(body.as_ptr() as usize)
+        .or_insert_with(|| {
+            let digest = sha256_hex(&String::from_utf8_lossy(body));
+            HeaderValue::from_str(&format!("\"{}\"", &digest[..32]))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        })
+        .clone()
+}
+
+/// The asset called `name` among `assets`: 304 when `request` already holds this version,
+/// else the file; 404 when there is none.
+pub fn bundled(assets: &[Asset], name: &str, request: &HeaderMap) -> Response {
+    let Some(&(_, content_type, body)) = assets.iter().find(|(file, _, _)| *file == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = etag(body);
+    let headers = [
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        ),
+        (header::ETAG, etag.clone()),
+    ];
+    let unchanged = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|candidate| {
+            let candidate = candidate.trim();
+            candidate == "*" || candidate.trim_start_matches("W/").as_bytes() == etag.as_bytes()
+        });
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
+    (
+        headers,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }

@@ -3,6 +3,7 @@
 //! GraphQL API only.
 
 use axum::extract::Path;
+use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 
 use super::assets::{Asset, bundled};
@@ -28,6 +29,6 @@ pub async fn page() -> Html<&'static str> {
 }
 
 /// One of the dashboard's bundled assets.
-pub async fn asset(Path(name): Path<String>) -> Response {
-    bundled(ASSETS, &name)
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    bundled(ASSETS, &name, &headers)
 }

@@ -101,7 +101,10 @@ mod tests {
     fn negotiate(accept: Option<&str>) -> Option<AnswerType> {
         let mut headers = HeaderMap::new();
         if let Some(accept) = accept {
-            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).expect("header"));
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_str(accept).expect("header"),
+            );
         }
         AnswerType::negotiate(&headers)
     }

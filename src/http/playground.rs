@@ -2,6 +2,7 @@
 //! binary so it works with no internet connection.
 
 use axum::extract::Path;
+use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 
 use super::assets::{Asset, bundled};
@@ -37,6 +38,6 @@ pub async fn page() -> Html<&'static str> {
 }
 
 /// One of the playground's bundled assets.
-pub async fn asset(Path(name): Path<String>) -> Response {
-    bundled(ASSETS, &name)
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    bundled(ASSETS, &name, &headers)
 }

@@ -197,6 +197,8 @@ pub struct TestSettings {
     pub direct_url: String,
     /// How row-backed objects are resolved.
     pub resolution: Resolution,
+    /// Browser origins allowed to call the API.
+    pub cors_origins: Vec<reqwest::header::HeaderValue>,
 }
 
 impl TestSettings {
@@ -210,6 +212,7 @@ impl TestSettings {
             limits: self.limits,
             pg_acquire_timeout: self.acquire_timeout,
             resolution: self.resolution,
+            cors_origins: self.cors_origins.clone(),
         }
     }
 
@@ -232,6 +235,7 @@ impl TestSettings {
             acquire_timeout: std::time::Duration::from_secs(10),
             direct_url: database_url,
             resolution: Resolution::Lean,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -324,3 +324,183 @@ async fn the_graphql_http_server_audits_pass() {
         results.len()
     );
 }
+
+/// A client that shows answers as sent (no transparent decompression).
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn large_answers_and_assets_are_compressed_and_small_ones_are_not() {
+    let app = spawn_app().await;
+    let t = app.tenant("compress").await;
+    let root = goalgraph::store::pg::seed::bench_tree(
+        &app.db,
+        t.id,
+        t.admin.id,
+        goalgraph::store::pg::seed::TreeShape {
+            levels: 3,
+            branching: 10,
+        },
+    )
+    .await
+    .expect("seed");
+    let subtree = json!({
+        "query": "query($id: ID!) { objective(id: $id) { descendants { objective { id title status weight owner { name } keyResults { id title startValue targetValue currentValue weight } } } } }",
+        "variables": { "id": crate::helpers::objective_id(root) },
+    });
+    let raw = raw_client();
+    let mut sizes = Vec::new();
+    for encoding in ["identity", "gzip", "br"] {
+        let response = raw
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&t.admin.token)
+            .header("accept-encoding", encoding)
+            .json(&subtree)
+            .send()
+            .await
+            .expect("request");
+        let sent = response
+            .headers()
+            .get("content-encoding")
+            .map(|value| value.to_str().expect("text").to_owned());
+        assert_eq!(
+            sent.as_deref(),
+            (encoding != "identity").then_some(encoding),
+            "{encoding}"
+        );
+        sizes.push(response.bytes().await.expect("body").len());
+    }
+    assert!(sizes[1] * 4 < sizes[0], "gzip: {sizes:?}");
+    assert!(sizes[2] * 4 < sizes[0], "brotli: {sizes:?}");
+    // The decompressed answer is the whole answer (reqwest decodes it transparently).
+    let decoded: Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&t.admin.token)
+        .json(&subtree)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        decoded["data"]["objective"]["descendants"]
+            .as_array()
+            .expect("list")
+            .len(),
+        110
+    );
+    // Small answers are sent as they are.
+    let small = raw
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&t.admin.token)
+        .header("accept-encoding", "gzip")
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert!(small.headers().get("content-encoding").is_none());
+    // The playground's script: compressed, with an ETag a revalidation answers with 304.
+    let script = raw
+        .get(format!("{}/graphiql/graphiql.min.js", app.address))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .expect("script");
+    assert_eq!(script.status().as_u16(), 200);
+    assert_eq!(script.headers()["content-encoding"], "br");
+    let etag = script.headers()["etag"].clone();
+    let again = raw
+        .get(format!("{}/graphiql/graphiql.min.js", app.address))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("revalidation");
+    assert_eq!(again.status().as_u16(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+}
+
+#[tokio::test]
+async fn browsers_on_configured_origins_may_call_the_api_and_others_may_not() {
+    let (database_url, name) = crate::helpers::fresh_database_named().await;
+    let mut settings =
+        crate::helpers::TestSettings::new(database_url, &crate::helpers::mongo_uri(), &name);
+    settings.cors_origins = vec![reqwest::header::HeaderValue::from_static(
+        "https://okr.example.com",
+    )];
+    let app = crate::helpers::serve_app(settings).await;
+    let t = app.tenant("cors").await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://okr.example.com")
+        .await
+        .expect("preflight");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://okr.example.com"
+    );
+    let allowed_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+    let other = preflight("https://evil.example").await.expect("preflight");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // The actual call carries the header for the allowed origin, and exposes the request id.
+    let call = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("origin", "https://okr.example.com")
+        .bearer_auth(&t.admin.token)
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(
+        call.headers()["access-control-allow-origin"],
+        "https://okr.example.com"
+    );
+    let exposed = call.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("text")
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+    // Without configured origins (the default) no origin is allowed.
+    let default = spawn_app().await;
+    let refused = default
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/graphql", default.address),
+        )
+        .header("origin", "https://okr.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
