@@ -8,21 +8,16 @@ use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::error::{AppError, AppResult};
 use crate::loaders::{RequestLoader, Stores};
 
-/// Why a request carrying a token has no viewer (kept so resolvers can say why).
-#[derive(Debug, Clone)]
-pub struct AuthFailure(pub AppError);
-
 /// The authenticated caller, or UNAUTHENTICATED.
 pub fn viewer(ctx: &Context<'_>) -> AppResult<Viewer> {
     if let Some(viewer) = ctx.data_opt::<Viewer>() {
         return Ok(*viewer);
     }
-    Err(match ctx.data_opt::<AuthFailure>() {
-        Some(failure) => failure.0.clone(),
-        None => AppError::Unauthenticated(
-            "send an Authorization: Bearer <token> header (goalgraph token prints one)".into(),
-        ),
-    })
+    // HTTP requests without a viewer are answered 401 before execution (anonymous
+    // introspection aside), so this is the message of a field that needs one anyway.
+    Err(AppError::Unauthenticated(
+        "send an Authorization: Bearer <token> header (goalgraph token prints one)".into(),
+    ))
 }
 
 /// The caller, who must pass `allowed` (a role check), else FORBIDDEN.

@@ -58,7 +58,8 @@ pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
         || error
             .message
             .starts_with("The recursion depth of the query cannot be greater than")
-        || error.message.contains("recursion limit exceeded");
+        || error.message.contains("recursion limit exceeded")
+        || error.message.contains("stack limit reached");
     match error.message.as_str() {
         _ if too_deep => Some((
             code::QUERY_TOO_DEEP,

@@ -22,7 +22,6 @@ use async_graphql::{MergedObject, Schema};
 use crate::loaders::Stores;
 use crate::store::pg::progress_feed::ProgressFeed;
 
-pub use context::AuthFailure;
 pub use lean::Resolution;
 pub use mutation::MutationRoot;
 pub use query::CoreQuery;

@@ -25,7 +25,6 @@ use crate::app::AppState;
 use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
-use crate::graphql::AuthFailure;
 use crate::graphql::limits::{MAX_BATCH, rejection};
 use crate::http::negotiation::{AnswerType, not_executed};
 use crate::http::{persisted, playground};
@@ -187,7 +186,14 @@ async fn run(
             let prepare = match authenticate(&state, &headers).await {
                 Ok(Some(viewer)) => Prepared::Viewer(viewer),
                 Ok(None) => Prepared::Anonymous,
-                Err(failure) => Prepared::Failed(failure),
+                Err(failure) if failure.code() == code::UNAUTHENTICATED => {
+                    return Err(unauthorized(answer, &failure, TokenProblem::Invalid));
+                }
+                Err(failure) => {
+                    let error =
+                        async_graphql::Error::from(failure).into_server_error(Default::default());
+                    return Err(refusal(answer, StatusCode::OK, error));
+                }
             };
             if let Prepared::Viewer(viewer) = &prepare
                 && let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch, answer).await
@@ -198,9 +204,22 @@ async fn run(
                 persisted::resolve(&state.shared, request)
                     .await
                     .map_err(|error| refusal(answer, StatusCode::OK, error))?;
-                let operation = state.schema.documents().operation_type(request);
+                if matches!(prepare, Prepared::Anonymous)
+                    && !state.schema.documents().is_introspection(request)
+                {
+                    let missing = AppError::Unauthenticated(
+                        "send an Authorization: Bearer <token> header (goalgraph token prints \
+                         one); without a token only introspection is answered"
+                            .into(),
+                    );
+                    return Err(unauthorized(answer, &missing, TokenProblem::Missing));
+                }
                 if method == Method::Get
-                    && operation.is_some_and(|operation| operation != OperationType::Query)
+                    && state
+                        .schema
+                        .documents()
+                        .operation_type(request)
+                        .is_some_and(|operation| operation != OperationType::Query)
                 {
                     return Err(get_refused());
                 }
@@ -465,11 +484,11 @@ fn read_batch(
     Ok(batch)
 }
 
-/// What every request of a batch gets: the viewer and loaders, or why there is none.
+/// What every request of a batch gets: the viewer and loaders, or nothing for an anonymous
+/// introspection.
 enum Prepared {
     Viewer(Viewer),
     Anonymous,
-    Failed(AppError),
 }
 
 impl Prepared {
@@ -479,9 +498,43 @@ impl Prepared {
                 loaders::register(request.data(*viewer), &state.stores, *viewer)
             }
             Prepared::Anonymous => request,
-            Prepared::Failed(failure) => request.data(AuthFailure(failure.clone())),
         }
     }
+}
+
+/// Why a request has no viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenProblem {
+    /// No `Authorization` header.
+    Missing,
+    /// A token that is malformed, badly signed, expired, or names no user.
+    Invalid,
+}
+
+/// HTTP 401 with `WWW-Authenticate: Bearer` (RFC 6750: `error="invalid_token"` for a token
+/// that was sent), so clients' token-refresh interceptors can react, and the coded error.
+fn unauthorized(answer: AnswerType, failure: &AppError, problem: TokenProblem) -> Response {
+    let error = async_graphql::Error::from(failure.clone()).into_server_error(Default::default());
+    let mut response = refusal(answer, StatusCode::UNAUTHORIZED, error);
+    let challenge = match problem {
+        TokenProblem::Missing => r#"Bearer realm="goalgraph""#.to_owned(),
+        TokenProblem::Invalid => {
+            let description: String = failure
+                .public_message()
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && (' '..='~').contains(c))
+                .collect();
+            format!(
+                r#"Bearer realm="goalgraph", error="invalid_token", error_description="{description}""#
+            )
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// A request refused before execution with `error`: `status` with `application/json` (200 for

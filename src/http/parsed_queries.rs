@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_graphql::ServerError;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
 
 use crate::graphql::limits::check_aliases;
 
@@ -78,6 +81,27 @@ impl ParsedQueries {
         }
     }
 
+    /// Whether `request` only introspects the schema: every root field of the operation it
+    /// runs is `__schema`, `__type` or `__typename` (what anonymous callers may ask).
+    pub fn is_introspection(&self, request: &async_graphql::Request) -> bool {
+        let check = |document: &ExecutableDocument| {
+            selected(document, request.operation_name.as_deref()).is_some_and(|operation| {
+                operation.ty == OperationType::Query
+                    && only_introspection(document, &operation.selection_set.node)
+            })
+        };
+        let cached = self
+            .documents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(request.query.as_str())
+            .map(check);
+        cached.unwrap_or_else(|| {
+            async_graphql::parser::parse_query(&request.query)
+                .is_ok_and(|document| check(&document))
+        })
+    }
+
     /// How many documents are cached.
     pub fn len(&self) -> usize {
         self.documents
@@ -92,20 +116,47 @@ impl ParsedQueries {
     }
 }
 
-/// The type of the operation of `document` that `name` selects (the only one when unnamed).
+/// The type of the operation of `document` that `name` selects.
 fn selected_operation(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    selected(document, name).map(|operation| operation.ty)
+}
+
+/// The operation of `document` that `name` selects (the only one when unnamed).
+fn selected<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
     match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
         (DocumentOperations::Multiple(operations), Some(name)) => operations
             .iter()
             .find(|(key, _)| key.as_str() == name)
-            .map(|(_, operation)| operation.node.ty),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
+            .map(|(_, operation)| &operation.node),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
+        }
         (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// Whether every field `set` selects at the root (through fragments too) is an introspection
+/// field.
+fn only_introspection(document: &ExecutableDocument, set: &SelectionSet) -> bool {
+    set.items.iter().all(|selection| match &selection.node {
+        Selection::Field(field) => matches!(
+            field.node.name.node.as_str(),
+            "__schema" | "__type" | "__typename"
+        ),
+        Selection::InlineFragment(fragment) => {
+            only_introspection(document, &fragment.node.selection_set.node)
+        }
+        Selection::FragmentSpread(spread) => document
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|fragment| {
+                only_introspection(document, &fragment.node.selection_set.node)
+            }),
+    })
 }
 
 #[cfg(test)]

@@ -7,46 +7,77 @@ use crate::helpers::{Tenant, TestApp, spawn_app};
 
 const READ_OBJECTIVE: &str = "query($id: ID!) { objective(id: $id) { id title } }";
 
-#[tokio::test]
-async fn no_token_means_unauthenticated_for_queries_and_mutations() {
-    let app = spawn_app().await;
-    let anonymous = app
-        .gql(None, "{ objectives { edges { node { id } } } }", json!({}))
-        .await;
-    assert_eq!(anonymous.error_code(), "UNAUTHENTICATED");
-    let write = app
-        .gql(
-            None,
-            "mutation { createObjective(input: {title: \"x\"}) { objective { id } } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(write.error_code(), "UNAUTHENTICATED");
-    let forged = app
-        .gql(Some("not-a-jwt"), "{ viewer { id } }", json!({}))
-        .await;
-    assert_eq!(forged.error_code(), "UNAUTHENTICATED");
+/// Status, `WWW-Authenticate` and body of a POST with `token` (if any).
+async fn post(app: &TestApp, token: Option<&str>, query: &str) -> (u16, String, serde_json::Value) {
+    let mut request = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|value| value.to_str().expect("text").to_owned())
+        .unwrap_or_default();
+    (status, challenge, response.json().await.expect("JSON"))
 }
 
 #[tokio::test]
-async fn a_token_signed_with_another_secret_or_for_a_missing_user_is_refused() {
+async fn no_token_is_401_with_a_bearer_challenge_except_for_introspection() {
+    let app = spawn_app().await;
+    for query in [
+        "{ objectives { edges { node { id } } } }",
+        "mutation { createObjective(input: {title: \"x\"}) { objective { id } } }",
+        "{ __typename viewer { id } }",
+    ] {
+        let (status, challenge, body) = post(&app, None, query).await;
+        assert_eq!(status, 401, "{query}");
+        assert_eq!(challenge, r#"Bearer realm="goalgraph""#);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(body.get("data").is_none() || body["data"].is_null());
+    }
+    // Anonymous callers may introspect (the schema is public: schema.graphql, `goalgraph
+    // schema`), so IDEs and code generators work before a token is pasted.
+    let (status, _, body) = post(&app, None, "{ __schema { queryType { name } } }").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["__schema"]["queryType"]["name"].is_string());
+}
+
+#[tokio::test]
+async fn a_bad_token_is_401_with_invalid_token_whatever_it_asks() {
     let app = spawn_app().await;
     let tenant = app.tenant("acme").await;
     let other_keys = goalgraph::auth::TokenKeys::new(b"some-other-secret-some-other-secret");
     let forged = other_keys.issue(tenant.id, tenant.admin.id, Role::Admin, 60);
-    assert_eq!(
-        app.gql(Some(&forged), "{ viewer { id } }", json!({}))
-            .await
-            .error_code(),
-        "UNAUTHENTICATED"
-    );
     let ghost = app.keys.issue(tenant.id, 999_999, Role::Admin, 60);
-    assert_eq!(
-        app.gql(Some(&ghost), "{ viewer { id } }", json!({}))
-            .await
-            .error_code(),
-        "UNAUTHENTICATED"
-    );
+    for token in ["not-a-jwt", forged.as_str(), ghost.as_str()] {
+        for query in ["{ viewer { id } }", "{ __schema { queryType { name } } }"] {
+            let (status, challenge, body) = post(&app, Some(token), query).await;
+            assert_eq!(status, 401, "{query}");
+            assert!(
+                challenge.starts_with(r#"Bearer realm="goalgraph", error="invalid_token""#),
+                "{challenge}"
+            );
+            assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        }
+    }
+    // The same answer in application/graphql-response+json, without `data`.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth("not-a-jwt")
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 401);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert!(body.get("data").is_none(), "{body}");
 }
 
 #[tokio::test]
