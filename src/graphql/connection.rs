@@ -2,8 +2,8 @@
 //! capped at [`MAX_PAGE_SIZE`].
 
 use crate::error::code;
-use async_graphql::OutputType;
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Edge, EmptyFields, PageInfo};
+use async_graphql::{Object, OutputType};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -54,23 +54,80 @@ impl PageRequest {
         self.size + 1
     }
 
-    /// Builds the connection from up to `fetch_limit()` rows in id order.
-    pub fn connection<Row, Node: OutputType>(
+    /// The page of up to `fetch_limit()` rows in id order.
+    pub fn page<Row, Node: OutputType>(
         &self,
         mut rows: Vec<Row>,
         id: impl Fn(&Row) -> i64,
         node: impl Fn(Row) -> Node,
-    ) -> Connection<String, Node> {
+    ) -> Page<Node> {
         let has_next = rows.len() as u64 > self.size;
         rows.truncate(self.size as usize);
-        let mut connection = Connection::new(self.after.is_some(), has_next);
-        connection.edges = rows
+        let edges: Vec<Edge<String, Node, EmptyFields>> = rows
             .into_iter()
             .map(|row| Edge::new(encode_cursor(id(&row)), node(row)))
             .collect();
-        connection
+        Page {
+            page_info: PageInfo {
+                has_previous_page: self.after.is_some(),
+                has_next_page: has_next,
+                start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            },
+            edges,
+        }
     }
 }
+
+/// One page of a connection: its edges and where it sits.
+pub struct Page<Node: OutputType> {
+    edges: Vec<Edge<String, Node, EmptyFields>>,
+    page_info: PageInfo,
+}
+
+/// Declares a Relay connection type over `Page<$node>` with its own description (the
+/// connection type async-graphql generates has none).
+macro_rules! connection_type {
+    ($name:ident, $node:ty, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(pub Page<$node>);
+
+        #[doc = $doc]
+        #[Object]
+        impl $name {
+            /// A list of edges.
+            async fn edges(&self) -> &[Edge<String, $node, EmptyFields>] {
+                &self.0.edges
+            }
+
+            /// A list of nodes.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.0.edges.iter().map(|edge| &edge.node).collect()
+            }
+
+            /// Information to aid in pagination.
+            async fn page_info(&self) -> &PageInfo {
+                &self.0.page_info
+            }
+        }
+    };
+}
+
+connection_type!(
+    ObjectiveConnection,
+    super::objective::Objective,
+    "A page of objectives, in id order, with cursors to the next."
+);
+connection_type!(
+    TeamConnection,
+    super::org::Team,
+    "A page of teams, in id order, with cursors to the next."
+);
+connection_type!(
+    UserConnection,
+    super::org::User,
+    "A page of users, in id order, with cursors to the next."
+);
 
 fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("cursor:{id}"))

@@ -17,6 +17,7 @@ use crate::sync::activity::to_chrono;
 #[derive(Clone)]
 pub struct GoalUpdate(pub goal_updates::GoalUpdate);
 
+/// A progress note or comment on an objective or key result (markdown).
 #[Object]
 impl GoalUpdate {
     /// The note's ID.
@@ -71,6 +72,7 @@ pub struct NoteEdit {
 /// MongoDB activity on an objective, as summarised in PostgreSQL by the change-stream consumer.
 pub struct ObjectiveActivity(pub Activity);
 
+/// MongoDB activity on an objective, as summarised in PostgreSQL by the change-stream consumer.
 #[Object]
 impl ObjectiveActivity {
     /// How many progress notes the objective has.
@@ -100,6 +102,7 @@ impl ObjectiveActivity {
 /// A version of the tenant's custom-field template.
 pub struct GoalTemplate(pub goal_templates::GoalTemplate);
 
+/// A version of the tenant's custom-field template.
 #[Object]
 impl GoalTemplate {
     /// Increases with every change.

@@ -138,7 +138,8 @@ impl KeyResultFields {
     async fn check_ins(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] last: i32,
+        #[graphql(default = 20, desc = "How many of the latest check-ins (at most 500).")]
+        last: i32,
     ) -> AppResult<Vec<CheckIn>> {
         page_size("last", last, MAX_CHECK_INS)?;
         let key = CheckInsKey {
@@ -158,6 +159,7 @@ impl KeyResultFields {
 #[derive(Clone)]
 pub struct CheckIn(pub check_in::Model);
 
+/// One reported value of a key result.
 #[Object]
 impl CheckIn {
     /// The global ID.

@@ -14,6 +14,7 @@ use crate::store::pg::entity::milestone;
 #[derive(Clone)]
 pub struct Milestone(pub milestone::Model);
 
+/// A dated step towards an objective.
 #[Object]
 impl Milestone {
     /// The global ID.

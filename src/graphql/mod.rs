@@ -30,6 +30,7 @@ pub use subscription::{SubscriptionRoot, TokenExpiry};
 
 /// Entry points for reading: the core API and the dashboard reports.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(CoreQuery, ReportQuery);
 
 /// The executable schema.

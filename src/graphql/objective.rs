@@ -265,7 +265,11 @@ impl ObjectiveFields {
     async fn descendants(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "DEFAULT_TREE_DEPTH")] max_depth: i32,
+        #[graphql(
+            default_with = "DEFAULT_TREE_DEPTH",
+            desc = "How many levels below to list (1 = the children; at most 1000)."
+        )]
+        max_depth: i32,
     ) -> AppResult<SharedList<TreeEntry>> {
         if !(1..=MAX_TREE_DEPTH).contains(&max_depth) {
             return Err(AppError::bad_input(
@@ -348,8 +352,8 @@ impl ObjectiveFields {
     async fn updates(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
-        after: Option<String>,
+        #[graphql(default = 20, desc = "How many notes (at most 100).")] first: i32,
+        #[graphql(desc = "The ID of the last note of the previous page.")] after: Option<String>,
     ) -> AppResult<Vec<GoalUpdate>> {
         page_size("first", first, MAX_PAGE_SIZE)?;
         let updates = match after {

@@ -14,6 +14,7 @@ use crate::store::pg::entity::{cycle, team, user};
 #[derive(Clone)]
 pub struct Team(pub team::Model);
 
+/// An org unit: company, division, department or team.
 #[Object]
 impl Team {
     /// The global ID.
@@ -66,6 +67,7 @@ impl Team {
 #[derive(Clone)]
 pub struct User(pub user::Model);
 
+/// A person in the tenant.
 #[Object]
 impl User {
     /// The global ID.
@@ -101,6 +103,7 @@ impl User {
 #[derive(Clone)]
 pub struct Cycle(pub cycle::Model);
 
+/// A planning period such as "FY2027 Q1".
 #[Object]
 impl Cycle {
     /// The global ID.

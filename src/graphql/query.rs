@@ -1,11 +1,12 @@
 //! The query root: node lookup, objectives with filters and pagination, and the org chart.
 
 use crate::store::pg::entity::objective;
-use async_graphql::connection::Connection;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::connection::{MAX_PAGE_SIZE, PageRequest, page_size};
+use super::connection::{
+    MAX_PAGE_SIZE, ObjectiveConnection, PageRequest, TeamConnection, UserConnection, page_size,
+};
 use super::context::{decode_opt, load_many, load_one, loader, stores, viewer};
 use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
@@ -61,17 +62,26 @@ pub struct CustomFieldCondition {
 #[derive(Default)]
 pub struct CoreQuery;
 
+/// The core entry points for reading (merged into the query root).
 #[Object]
 impl CoreQuery {
     /// Any object by its global ID; null when it does not exist or is hidden from you.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID.")] id: ID,
+    ) -> AppResult<Option<Node>> {
         viewer(ctx)?;
         Ok(node::resolve(ctx, &id).await?)
     }
 
     /// Several objects by global ID, in the order asked (at most 100).
     #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> AppResult<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs (at most 100).")] ids: Vec<ID>,
+    ) -> AppResult<Vec<Option<Node>>> {
         viewer(ctx)?;
         page_size(
             "ids",
@@ -92,7 +102,11 @@ impl CoreQuery {
     }
 
     /// One objective; null when it does not exist or is hidden from you.
-    async fn objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Objective>> {
+    async fn objective(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The objective's global ID.")] id: ID,
+    ) -> AppResult<Option<Objective>> {
         viewer(ctx)?;
         let Some(id) = GlobalId::decode_as(&id, NodeKind::Objective) else {
             return Ok(None);
@@ -125,10 +139,12 @@ impl CoreQuery {
     async fn objectives(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ObjectiveFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> AppResult<Connection<String, Objective>> {
+        #[graphql(desc = "Which objectives (every visible one when omitted).")] filter: Option<
+            ObjectiveFilter,
+        >,
+        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> AppResult<ObjectiveConnection> {
         let viewer = viewer(ctx)?;
         let page = PageRequest::parse(first, after.as_deref())?;
         let filter = filter.unwrap_or_default();
@@ -138,11 +154,15 @@ impl CoreQuery {
             .page(&viewer, &store_filter, page.after, page.fetch_limit())
             .await?;
         prime(ctx, ctx.look_ahead().field("edges").field("node"), &rows).await?;
-        Ok(page.connection(rows, |o| o.id, Objective))
+        Ok(ObjectiveConnection(page.page(rows, |o| o.id, Objective)))
     }
 
     /// One team.
-    async fn team(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Team>> {
+    async fn team(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The team's global ID.")] id: ID,
+    ) -> AppResult<Option<Team>> {
         viewer(ctx)?;
         let Some(id) = GlobalId::decode_as(&id, NodeKind::Team) else {
             return Ok(None);
@@ -157,17 +177,17 @@ impl CoreQuery {
     async fn teams(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] roots_only: bool,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> AppResult<Connection<String, Team>> {
+        #[graphql(default, desc = "Only top-level units.")] roots_only: bool,
+        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> AppResult<TeamConnection> {
         let viewer = viewer(ctx)?;
         let page = PageRequest::parse(first, after.as_deref())?;
         let rows = stores(ctx)
             .org
             .teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit())
             .await?;
-        Ok(page.connection(rows, |t| t.id, Team))
+        Ok(TeamConnection(page.page(rows, |t| t.id, Team)))
     }
 
     /// The tenant's users by id, a page at a time.
@@ -177,16 +197,16 @@ impl CoreQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> AppResult<Connection<String, User>> {
+        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> AppResult<UserConnection> {
         let viewer = viewer(ctx)?;
         let page = PageRequest::parse(first, after.as_deref())?;
         let rows = stores(ctx)
             .org
             .users_page(viewer.tenant_id, page.after, page.fetch_limit())
             .await?;
-        Ok(page.connection(rows, |u| u.id, User))
+        Ok(UserConnection(page.page(rows, |u| u.id, User)))
     }
 
     /// The tenant's current custom-field template, if it has one.
@@ -206,9 +226,14 @@ impl CoreQuery {
     async fn branch(
         &self,
         ctx: &Context<'_>,
-        under: ID,
-        #[graphql(name = "where", default)] conditions: Vec<CustomFieldCondition>,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(desc = "The objective whose subtree is searched.")] under: ID,
+        #[graphql(
+            name = "where",
+            default,
+            desc = "Custom-field conditions, every one of which must hold."
+        )]
+        conditions: Vec<CustomFieldCondition>,
+        #[graphql(default = 100, desc = "At most this many objectives (at most 500).")] first: i32,
     ) -> AppResult<Vec<Objective>> {
         let viewer = viewer(ctx)?;
         page_size("first", first, MAX_BRANCH)?;

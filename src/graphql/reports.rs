@@ -86,6 +86,7 @@ impl ProgressSummary {
 /// A department's standing within its company.
 pub struct DepartmentRank(DepartmentStanding);
 
+/// A department's standing within its company.
 #[Object]
 impl DepartmentRank {
     /// The department.
@@ -186,13 +187,15 @@ pub struct ProgressPoint {
 #[derive(Default)]
 pub struct ReportQuery;
 
+/// Report queries (merged into the query root).
 #[Object]
 impl ReportQuery {
     /// Objectives of a team and all its sub-teams (in one cycle when given), by status.
     async fn team_rollup(
         &self,
         ctx: &Context<'_>,
-        team_id: ID,
+        #[graphql(desc = "The team, with all its sub-teams.")] team_id: ID,
+        #[graphql(desc = "Only objectives of this cycle (every cycle when omitted).")]
         cycle_id: Option<ID>,
     ) -> AppResult<ProgressSummary> {
         let viewer = viewer(ctx)?;
@@ -207,7 +210,11 @@ impl ReportQuery {
     }
 
     /// Objectives of a cycle, by status.
-    async fn cycle_summary(&self, ctx: &Context<'_>, cycle_id: ID) -> AppResult<ProgressSummary> {
+    async fn cycle_summary(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The cycle.")] cycle_id: ID,
+    ) -> AppResult<ProgressSummary> {
         let viewer = viewer(ctx)?;
         let cycle = decode_id(&cycle_id, NodeKind::Cycle, "cycleId")?;
         if load_one::<CycleById, _>(ctx, cycle).await?.is_none() {
@@ -224,6 +231,7 @@ impl ReportQuery {
     async fn department_ranking(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only objectives of this cycle (every cycle when omitted).")]
         cycle_id: Option<ID>,
     ) -> AppResult<Vec<DepartmentRank>> {
         let viewer = viewer(ctx)?;
@@ -245,8 +253,13 @@ impl ReportQuery {
     async fn key_results_by_status(
         &self,
         ctx: &Context<'_>,
-        under: ID,
-        #[graphql(name = "where", default)] conditions: Vec<CustomFieldCondition>,
+        #[graphql(desc = "The objective whose subtree is summarised.")] under: ID,
+        #[graphql(
+            name = "where",
+            default,
+            desc = "Custom-field conditions, every one of which must hold."
+        )]
+        conditions: Vec<CustomFieldCondition>,
     ) -> AppResult<Vec<KeyResultStatusGroup>> {
         let viewer = viewer(ctx)?;
         let root = decode_id(&under, NodeKind::Objective, "under")?;
@@ -290,10 +303,11 @@ impl ReportQuery {
     async fn progress_history(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        #[graphql(default_with = "HistoryBucket::Day")] bucket: HistoryBucket,
+        #[graphql(desc = "An objective's or a key result's global ID.")] id: ID,
+        #[graphql(desc = "The start of the range (included).")] from: DateTime<Utc>,
+        #[graphql(desc = "The end of the range (excluded).")] to: DateTime<Utc>,
+        #[graphql(default_with = "HistoryBucket::Day", desc = "Days or weeks.")]
+        bucket: HistoryBucket,
     ) -> AppResult<Vec<ProgressPoint>> {
         let viewer = viewer(ctx)?;
         let size = match bucket {

@@ -70,7 +70,8 @@ impl ProgressChange {
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-#[Subscription]
+/// Entry points for live updates (over graphql-ws at `/graphql/ws`).
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every change of progress or status of the objective `under` or of any objective beneath
     /// it (including the roll-up changes a check-in causes in its ancestors), in commit order,
@@ -79,6 +80,7 @@ impl SubscriptionRoot {
     async fn progress_changed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The objective whose subtree's changes are sent (itself included).")]
         under: ID,
     ) -> async_graphql::Result<impl Stream<Item = ProgressChange> + use<>> {
         let viewer = viewer(ctx)?;

@@ -110,7 +110,7 @@ impl DocumentMutations {
     async fn set_goal_template(
         &self,
         ctx: &Context<'_>,
-        input: SetGoalTemplateInput,
+        #[graphql(desc = "The template's fields.")] input: SetGoalTemplateInput,
     ) -> AppResult<GoalTemplate> {
         let viewer = authorized(ctx, Role::can_manage_org, "change the template")?;
         let definitions = input
@@ -160,7 +160,7 @@ impl DocumentMutations {
     async fn set_custom_fields(
         &self,
         ctx: &Context<'_>,
-        input: SetCustomFieldsInput,
+        #[graphql(desc = "The objective and its field values.")] input: SetCustomFieldsInput,
     ) -> AppResult<SetCustomFieldsPayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "set custom fields")?;
         let objective_id = decode_id(&input.objective_id, NodeKind::Objective, "objectiveId")?;
@@ -185,7 +185,7 @@ impl DocumentMutations {
     async fn add_progress_note(
         &self,
         ctx: &Context<'_>,
-        input: AddProgressNoteInput,
+        #[graphql(desc = "The note and what it is about.")] input: AddProgressNoteInput,
     ) -> AppResult<ProgressNotePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "write progress notes")?;
         let body = NoteBody::parse("body", &input.body)?.into_inner();
@@ -246,7 +246,7 @@ impl DocumentMutations {
     async fn edit_progress_note(
         &self,
         ctx: &Context<'_>,
-        input: EditProgressNoteInput,
+        #[graphql(desc = "The note and its new text.")] input: EditProgressNoteInput,
     ) -> AppResult<ProgressNotePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "edit progress notes")?;
         let body = NoteBody::parse("body", &input.body)?.into_inner();

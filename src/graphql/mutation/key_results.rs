@@ -130,7 +130,7 @@ impl KeyResultMutations {
     async fn create_key_result(
         &self,
         ctx: &Context<'_>,
-        input: CreateKeyResultInput,
+        #[graphql(desc = "The new key result.")] input: CreateKeyResultInput,
     ) -> AppResult<KeyResultPayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "create key results")?;
         let kind = input.kind.into();
@@ -156,6 +156,7 @@ impl KeyResultMutations {
     async fn update_key_result(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The key result and what to change (omitted fields stay as they are).")]
         input: UpdateKeyResultInput,
     ) -> AppResult<KeyResultPayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "change key results")?;
@@ -186,7 +187,11 @@ impl KeyResultMutations {
     }
 
     /// Deletes a key result with its check-ins.
-    async fn delete_key_result(&self, ctx: &Context<'_>, id: ID) -> AppResult<DeletePayload> {
+    async fn delete_key_result(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of the key result to delete.")] id: ID,
+    ) -> AppResult<DeletePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "delete key results")?;
         let id = decode_id(&id, NodeKind::KeyResult, "id")?;
         let deleted = stores(ctx).key_results.delete(&viewer, id).await?;
@@ -197,7 +202,11 @@ impl KeyResultMutations {
 
     /// Reports a key result's current value: appends a check-in, updates the key result and
     /// the roll-ups of every objective above it, in one transaction.
-    async fn check_in(&self, ctx: &Context<'_>, input: CheckInInput) -> AppResult<CheckInPayload> {
+    async fn check_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key result and the value reported.")] input: CheckInInput,
+    ) -> AppResult<CheckInPayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "check in")?;
         let command = NewCheckIn {
             key_result_id: decode_id(&input.key_result_id, NodeKind::KeyResult, "keyResultId")?,
@@ -231,7 +240,7 @@ impl KeyResultMutations {
     async fn create_milestone(
         &self,
         ctx: &Context<'_>,
-        input: CreateMilestoneInput,
+        #[graphql(desc = "The new milestone.")] input: CreateMilestoneInput,
     ) -> AppResult<MilestonePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "create milestones")?;
         let command = NewMilestone {
@@ -254,6 +263,7 @@ impl KeyResultMutations {
     async fn update_milestone(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The milestone and what to change (omitted fields stay as they are).")]
         input: UpdateMilestoneInput,
     ) -> AppResult<MilestonePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "change milestones")?;
@@ -274,7 +284,11 @@ impl KeyResultMutations {
     }
 
     /// Deletes a milestone.
-    async fn delete_milestone(&self, ctx: &Context<'_>, id: ID) -> AppResult<DeletePayload> {
+    async fn delete_milestone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of the milestone to delete.")] id: ID,
+    ) -> AppResult<DeletePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "delete milestones")?;
         let id = decode_id(&id, NodeKind::Milestone, "id")?;
         let deleted = stores(ctx).milestones.delete(&viewer, id).await?;

@@ -12,6 +12,7 @@ use async_graphql::{ID, MergedObject, SimpleObject};
 
 /// Entry points for writing.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(
     objectives::ObjectiveMutations,
     key_results::KeyResultMutations,

@@ -106,7 +106,7 @@ impl ObjectiveMutations {
     async fn create_objective(
         &self,
         ctx: &Context<'_>,
-        input: CreateObjectiveInput,
+        #[graphql(desc = "The new objective.")] input: CreateObjectiveInput,
     ) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "create objectives")?;
         let command = NewObjective {
@@ -130,6 +130,7 @@ impl ObjectiveMutations {
     async fn update_objective(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The objective and what to change (omitted fields stay as they are).")]
         input: UpdateObjectiveInput,
     ) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "change objectives")?;
@@ -161,7 +162,7 @@ impl ObjectiveMutations {
     async fn move_objective(
         &self,
         ctx: &Context<'_>,
-        input: MoveObjectiveInput,
+        #[graphql(desc = "The objective and its new parent.")] input: MoveObjectiveInput,
     ) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "move objectives")?;
         let id = decode_id(&input.id, NodeKind::Objective, "id")?;
@@ -179,7 +180,11 @@ impl ObjectiveMutations {
     }
 
     /// Archives an objective: it leaves lists, tree walks and its parent's roll-up.
-    async fn archive_objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<ObjectivePayload> {
+    async fn archive_objective(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of the objective to archive.")] id: ID,
+    ) -> AppResult<ObjectivePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "archive objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
         let archived = stores(ctx).objectives.archive(&viewer, id).await?;
@@ -189,7 +194,11 @@ impl ObjectiveMutations {
 
     /// Deletes an objective with its key results, check-ins and milestones. Refused with
     /// CONFLICT while it has children.
-    async fn delete_objective(&self, ctx: &Context<'_>, id: ID) -> AppResult<DeletePayload> {
+    async fn delete_objective(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The global ID of the objective to delete.")] id: ID,
+    ) -> AppResult<DeletePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "delete objectives")?;
         let id = decode_id(&id, NodeKind::Objective, "id")?;
         let deleted = stores(ctx).objectives.delete(&viewer, id).await?;

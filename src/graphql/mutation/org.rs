@@ -97,7 +97,7 @@ impl OrgMutations {
     async fn create_team(
         &self,
         ctx: &Context<'_>,
-        input: CreateTeamInput,
+        #[graphql(desc = "The new team.")] input: CreateTeamInput,
     ) -> AppResult<TeamPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage teams")?;
         let command = NewTeam {
@@ -115,6 +115,7 @@ impl OrgMutations {
     async fn update_team(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The team and what to change (omitted fields stay as they are).")]
         input: UpdateTeamInput,
     ) -> AppResult<TeamPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage teams")?;
@@ -140,7 +141,7 @@ impl OrgMutations {
     async fn create_cycle(
         &self,
         ctx: &Context<'_>,
-        input: CreateCycleInput,
+        #[graphql(desc = "The new cycle.")] input: CreateCycleInput,
     ) -> AppResult<CyclePayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_org, "manage cycles")?;
         if input.ends_on < input.starts_on {
@@ -166,7 +167,7 @@ impl OrgMutations {
     async fn create_user(
         &self,
         ctx: &Context<'_>,
-        input: CreateUserInput,
+        #[graphql(desc = "The new user.")] input: CreateUserInput,
     ) -> AppResult<UserPayload> {
         let viewer = authorized(ctx, DomainRole::can_manage_users, "manage users")?;
         let email = EmailText::parse("email", &input.email)?.into_inner();
