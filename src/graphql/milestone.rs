@@ -1,7 +1,8 @@
 //! The `Milestone` type.
 
+use super::scalars::Date;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::context::{encode_id, load_one};
 use super::key_result::KeyResult;
@@ -28,8 +29,8 @@ impl Milestone {
     }
 
     /// When it is due.
-    async fn due_on(&self) -> Option<NaiveDate> {
-        self.0.due_on
+    async fn due_on(&self) -> Option<Date> {
+        self.0.due_on.map(Date)
     }
 
     /// When it was done; null while open.

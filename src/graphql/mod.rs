@@ -15,6 +15,7 @@ mod objective;
 mod org;
 mod query;
 mod reports;
+mod scalars;
 mod subscription;
 
 use async_graphql::{MergedObject, Schema};

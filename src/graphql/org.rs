@@ -1,7 +1,7 @@
 //! The organisation types: `Team`, `User` and `Cycle`.
 
+use super::scalars::Date;
 use async_graphql::{Context, ID, Object};
-use chrono::NaiveDate;
 
 use super::context::{encode_id, load_one};
 use super::enums::{Role, TeamKind};
@@ -117,13 +117,13 @@ impl Cycle {
     }
 
     /// First day of the period.
-    async fn starts_on(&self) -> NaiveDate {
-        self.0.starts_on
+    async fn starts_on(&self) -> Date {
+        Date(self.0.starts_on)
     }
 
     /// Last day of the period.
-    async fn ends_on(&self) -> NaiveDate {
-        self.0.ends_on
+    async fn ends_on(&self) -> Date {
+        Date(self.0.ends_on)
     }
 
     /// The fiscal year it belongs to.

@@ -1,4 +1,5 @@
-//! `schema.graphql` is the exported SDL; this fails when it drifts from the code.
+//! `schema.graphql` is the exported SDL: it must match the code, document itself, and make no
+//! breaking change against the last released schema.
 
 #[test]
 fn schema_graphql_matches_the_code() {
@@ -89,4 +90,56 @@ fn the_root_types_are_query_mutation_and_subscription() {
     ] {
         assert!(sdl.contains(root), "{root}");
     }
+}
+
+/// No breaking change against the last released schema (`schema.released.graphql`), by
+/// GraphQL Inspector (npm, run from `e2e/`): removing or renaming a type, field, argument or
+/// enum value, changing a type, or adding a required argument or input field fails here.
+/// Releasing copies `schema.graphql` over `schema.released.graphql` (README: "Schema
+/// changes and deprecation").
+#[test]
+fn the_schema_has_no_breaking_change_against_the_last_release() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("node")
+        .arg(root.join("e2e").join("schema-diff.mjs"))
+        .arg(root.join("schema.released.graphql"))
+        .arg(root.join("schema.graphql"))
+        .current_dir(root.join("e2e"))
+        .output()
+        .expect("node (install Node.js; scripts/test installs e2e/node_modules)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the diff did not run:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let breaking: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(r#""criticality":"BREAKING""#))
+        .collect();
+    assert!(
+        breaking.is_empty(),
+        "breaking changes against schema.released.graphql (deprecate first, remove after \
+         the policy's window):\n{}",
+        breaking.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_date_scalar_names_its_specification() {
+    let app = crate::helpers::spawn_app().await;
+    let body: serde_json::Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&serde_json::json!({ "query": "{ __type(name: \"Date\") { specifiedByURL } }" }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        body["data"]["__type"]["specifiedByURL"],
+        "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+    );
 }

@@ -1,7 +1,7 @@
 //! Mutations of key results, check-ins and milestones.
 
+use super::super::scalars::Date;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::NaiveDate;
 
 use super::DeletePayload;
 use crate::domain::global_id::NodeKind;
@@ -76,7 +76,7 @@ pub struct CreateMilestoneInput {
     /// What is to be done (1–300 characters).
     title: String,
     /// When it is due.
-    due_on: Option<NaiveDate>,
+    due_on: Option<Date>,
 }
 
 /// Changes to a milestone; omitted fields stay as they are.
@@ -87,7 +87,7 @@ pub struct UpdateMilestoneInput {
     /// New title.
     title: Option<String>,
     /// New due date, or null for none.
-    due_on: MaybeUndefined<NaiveDate>,
+    due_on: MaybeUndefined<Date>,
     /// Mark done (true) or open again (false).
     done: Option<bool>,
 }
@@ -251,7 +251,7 @@ impl KeyResultMutations {
                 "keyResultId",
             )?,
             title: title(&input.title)?,
-            due_on: input.due_on,
+            due_on: input.due_on.map(|date| date.0),
         };
         let created = stores(ctx).milestones.create(&viewer, command).await?;
         Ok(MilestonePayload {
@@ -273,7 +273,7 @@ impl KeyResultMutations {
             due_on: match input.due_on {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(date) => Some(Some(date)),
+                MaybeUndefined::Value(date) => Some(Some(date.0)),
             },
             done: input.done,
         };

@@ -1,7 +1,8 @@
 //! Mutations of the organisation: teams, cycles and users.
 
+use super::super::scalars::Date;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 
 use crate::domain::DomainError;
 use crate::domain::global_id::NodeKind;
@@ -43,9 +44,9 @@ pub struct CreateCycleInput {
     /// The cycle's name, unique in the tenant (e.g. "FY2027 Q1").
     name: String,
     /// First day.
-    starts_on: NaiveDate,
+    starts_on: Date,
     /// Last day (not before the first).
-    ends_on: NaiveDate,
+    ends_on: Date,
     /// The fiscal year; defaults to the year of `startsOn`.
     fiscal_year: Option<i32>,
 }
@@ -147,14 +148,14 @@ impl OrgMutations {
         if input.ends_on < input.starts_on {
             return Err(DomainError::invalid("endsOn", "must not be before startsOn").into());
         }
-        let fiscal_year = input.fiscal_year.unwrap_or(input.starts_on.year());
+        let fiscal_year = input.fiscal_year.unwrap_or(input.starts_on.0.year());
         if !(1900..=9999).contains(&fiscal_year) {
             return Err(DomainError::invalid("fiscalYear", "must be between 1900 and 9999").into());
         }
         let command = NewCycle {
             name: name(&input.name)?,
-            starts_on: input.starts_on,
-            ends_on: input.ends_on,
+            starts_on: input.starts_on.0,
+            ends_on: input.ends_on.0,
             fiscal_year,
         };
         let created = stores(ctx).org.create_cycle(&viewer, command).await?;
