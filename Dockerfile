@@ -5,6 +5,10 @@ COPY Cargo.toml Cargo.lock ./
 COPY migration ./migration
 COPY src ./src
 COPY assets ./assets
+# Cargo.toml declares the workload bench: the manifest does not load without its source (and
+# the query texts it includes).
+COPY benches ./benches
+COPY tests/fixtures ./tests/fixtures
 RUN cargo build --release --locked --bin goalgraph
 
 FROM debian:bookworm-slim

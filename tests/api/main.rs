@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth_and_tenancy;
+mod container;
 mod dashboard;
 mod documents;
 mod errors;
