@@ -75,14 +75,25 @@ impl PageRequest {
                 end_cursor: edges.last().map(|edge| edge.cursor.clone()),
             },
             edges,
+            total_count: None,
         }
     }
 }
 
-/// One page of a connection: its edges and where it sits.
+/// One page of a connection: its edges, where it sits, and (when the query asks) how many items
+/// all pages hold.
 pub struct Page<Node: OutputType> {
     edges: Vec<Edge<String, Node, EmptyFields>>,
     page_info: PageInfo,
+    total_count: Option<u64>,
+}
+
+impl<Node: OutputType> Page<Node> {
+    /// The same page knowing the count of every page's items.
+    pub fn with_total(mut self, total_count: Option<u64>) -> Self {
+        self.total_count = total_count;
+        self
+    }
 }
 
 /// Declares a Relay connection type over `Page<$node>` with its own description (the
@@ -108,6 +119,14 @@ macro_rules! connection_type {
             /// Information to aid in pagination.
             async fn page_info(&self) -> &PageInfo {
                 &self.0.page_info
+            }
+
+            /// How many items all the pages hold together (one more statement, run only when
+            /// this field is selected).
+            async fn total_count(&self) -> AppResult<u64> {
+                self.0.total_count.ok_or_else(|| {
+                    AppError::Internal("totalCount was selected but not counted".into())
+                })
             }
         }
     };

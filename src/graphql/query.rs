@@ -149,12 +149,15 @@ impl CoreQuery {
         let page = PageRequest::parse(first, after.as_deref())?;
         let filter = filter.unwrap_or_default();
         let store_filter = into_store_filter(ctx, viewer.tenant_id, filter).await?;
-        let rows = stores(ctx)
-            .objectives
-            .page(&viewer, &store_filter, page.after, page.fetch_limit())
-            .await?;
+        let objectives = &stores(ctx).objectives;
+        let (rows, total) = futures::try_join!(
+            objectives.page(&viewer, &store_filter, page.after, page.fetch_limit()),
+            when_selected(ctx, objectives.count(&viewer, &store_filter)),
+        )?;
         prime(ctx, ctx.look_ahead().field("edges").field("node"), &rows).await?;
-        Ok(ObjectiveConnection(page.page(rows, |o| o.id, Objective)))
+        Ok(ObjectiveConnection(
+            page.page(rows, |o| o.id, Objective).with_total(total),
+        ))
     }
 
     /// One team.
@@ -183,11 +186,14 @@ impl CoreQuery {
     ) -> AppResult<TeamConnection> {
         let viewer = viewer(ctx)?;
         let page = PageRequest::parse(first, after.as_deref())?;
-        let rows = stores(ctx)
-            .org
-            .teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit())
-            .await?;
-        Ok(TeamConnection(page.page(rows, |t| t.id, Team)))
+        let org = &stores(ctx).org;
+        let (rows, total) = futures::try_join!(
+            org.teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit()),
+            when_selected(ctx, org.teams_count(viewer.tenant_id, roots_only)),
+        )?;
+        Ok(TeamConnection(
+            page.page(rows, |t| t.id, Team).with_total(total),
+        ))
     }
 
     /// The tenant's users by id, a page at a time.
@@ -202,11 +208,14 @@ impl CoreQuery {
     ) -> AppResult<UserConnection> {
         let viewer = viewer(ctx)?;
         let page = PageRequest::parse(first, after.as_deref())?;
-        let rows = stores(ctx)
-            .org
-            .users_page(viewer.tenant_id, page.after, page.fetch_limit())
-            .await?;
-        Ok(UserConnection(page.page(rows, |u| u.id, User)))
+        let org = &stores(ctx).org;
+        let (rows, total) = futures::try_join!(
+            org.users_page(viewer.tenant_id, page.after, page.fetch_limit()),
+            when_selected(ctx, org.users_count(viewer.tenant_id)),
+        )?;
+        Ok(UserConnection(
+            page.page(rows, |u| u.id, User).with_total(total),
+        ))
     }
 
     /// The tenant's current custom-field template, if it has one.
@@ -374,6 +383,19 @@ fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
 }
 
 /// Hands an objective fetched together with part of its tree to the loaders its fields read
+/// The count of a connection's items when the query selects its `totalCount`, else `None`
+/// without running the statement.
+async fn when_selected(
+    ctx: &Context<'_>,
+    count: impl std::future::Future<Output = crate::store::StoreResult<u64>>,
+) -> crate::store::StoreResult<Option<u64>> {
+    if ctx.look_ahead().field("totalCount").exists() {
+        count.await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// (`ObjectiveById`, and loader `T` under `key`); `None` when it is not visible.
 async fn prefetched<T, K, V>(
     ctx: &Context<'_>,

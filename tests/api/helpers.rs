@@ -507,6 +507,25 @@ impl TestApp {
         post_graphql(&self.client, address, token, query, variables).await
     }
 
+    /// POSTs `body` as JSON to this API, with a bearer token when one is given; the JSON
+    /// answer, whatever its status.
+    pub async fn post_json(&self, token: Option<&str>, body: &Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     /// POSTs a raw body (sent as JSON) to the API at `address` with a bearer token; the answer
     /// must be JSON whatever its status.
     pub async fn post_raw(

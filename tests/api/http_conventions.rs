@@ -378,17 +378,7 @@ async fn large_answers_and_assets_are_compressed_and_small_ones_are_not() {
     assert!(sizes[1] * 4 < sizes[0], "gzip: {sizes:?}");
     assert!(sizes[2] * 4 < sizes[0], "brotli: {sizes:?}");
     // The decompressed answer is the whole answer (reqwest decodes it transparently).
-    let decoded: Value = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(&t.admin.token)
-        .json(&subtree)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
+    let decoded = app.post_json(Some(&t.admin.token), &subtree).await;
     assert_eq!(
         decoded["data"]["objective"]["descendants"]
             .as_array()

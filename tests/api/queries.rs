@@ -189,3 +189,43 @@ async fn node_refetches_every_kind_by_global_id() {
         .await;
     assert!(missing.data("/node").is_null());
 }
+
+#[tokio::test]
+async fn connections_count_every_page_only_when_asked() {
+    let app = spawn_app().await;
+    let t = app.tenant("counted").await;
+    let root = app.objective(&t.admin, "root", None).await;
+    for n in 0..4 {
+        app.objective(&t.admin, &format!("child {n}"), Some(&root))
+            .await;
+    }
+    let token = Some(t.admin.token.as_str());
+    let counted = app
+        .gql(
+            token,
+            "query($root: ID!) { objectives(first: 2, filter: { parentId: $root }) { totalCount \
+             edges { node { title } } pageInfo { hasNextPage } } \
+             teams { totalCount } users { totalCount } }",
+            json!({ "root": root }),
+        )
+        .await;
+    assert_eq!(counted.data("/objectives/totalCount"), 4);
+    assert_eq!(
+        counted
+            .data("/objectives/edges")
+            .as_array()
+            .expect("list")
+            .len(),
+        2
+    );
+    assert_eq!(counted.data("/objectives/pageInfo/hasNextPage"), true);
+    assert_eq!(counted.data("/teams/totalCount"), 0);
+    assert_eq!(counted.data("/users/totalCount"), 1);
+    // The count is one statement more, and only when selected.
+    let plain = "{ objectives(first: 2) { edges { node { title } } } }";
+    let with_count = "{ objectives(first: 2) { totalCount edges { node { title } } } }";
+    let without = app.gql(token, plain, json!({})).await;
+    let with = app.gql(token, with_count, json!({})).await;
+    assert_eq!(with.data("/objectives/totalCount"), 5);
+    assert_eq!(with.statements, without.statements + 1);
+}

@@ -24,16 +24,9 @@ const DESCRIPTIONS: &str = "{ __schema { types { name kind description
 #[tokio::test]
 async fn the_schema_documents_every_type_field_argument_and_value() {
     let app = crate::helpers::spawn_app().await;
-    let body: serde_json::Value = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(&serde_json::json!({ "query": DESCRIPTIONS }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
+    let body = app
+        .post_json(None, &serde_json::json!({ "query": DESCRIPTIONS }))
+        .await;
     let types = body["data"]["__schema"]["types"]
         .as_array()
         .unwrap_or_else(|| panic!("no types: {body}"));
@@ -128,16 +121,10 @@ fn the_schema_has_no_breaking_change_against_the_last_release() {
 #[tokio::test]
 async fn the_date_scalar_names_its_specification() {
     let app = crate::helpers::spawn_app().await;
-    let body: serde_json::Value = app
-        .client
-        .post(format!("{}/graphql", app.address))
-        .json(&serde_json::json!({ "query": "{ __type(name: \"Date\") { specifiedByURL } }" }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
+    let query = "{ __type(name: \"Date\") { specifiedByURL } }";
+    let body = app
+        .post_json(None, &serde_json::json!({ "query": query }))
+        .await;
     assert_eq!(
         body["data"]["__type"]["specifiedByURL"],
         "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"

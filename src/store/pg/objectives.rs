@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::entity::{cycle, objective, team, user};
@@ -130,47 +130,21 @@ impl ObjectiveRepo {
         after: Option<i64>,
         limit: u64,
     ) -> StoreResult<Vec<objective::Model>> {
-        let mut query = objective::Entity::find()
-            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
-            .filter(visibility::condition(viewer));
+        let mut query = matching(viewer, filter);
         if let Some(after) = after {
             query = query.filter(objective::Column::Id.gt(after));
-        }
-        if let Some(teams) = &filter.team_ids {
-            query = query.filter(objective::Column::TeamId.eq_any(teams.iter().copied()));
-        }
-        if let Some(cycle) = filter.cycle_id {
-            query = query.filter(objective::Column::CycleId.eq(cycle));
-        }
-        if let Some(owner) = filter.owner_id {
-            query = query.filter(objective::Column::OwnerId.eq(owner));
-        }
-        if let Some(parent) = filter.parent_id {
-            query = query.filter(objective::Column::ParentId.eq(parent));
-        }
-        if filter.roots_only {
-            query = query.filter(objective::Column::ParentId.is_null());
-        }
-        if !filter.statuses.is_empty() {
-            query = query.filter(
-                objective::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())),
-            );
-        }
-        if let Some(text) = &filter.text {
-            // The text is a bound value; escaping makes % and _ in it literal.
-            query = query.filter(Expr::cust_with_values(
-                "objectives.title ILIKE $1",
-                [format!("%{}%", escape_like(text))],
-            ));
-        }
-        if !filter.include_archived {
-            query = query.filter(objective::Column::ArchivedAt.is_null());
         }
         Ok(query
             .order_by_asc(objective::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?)
+    }
+
+    /// How many visible objectives match `filter` (every page together).
+    #[tracing::instrument(skip(self, viewer), level = "debug")]
+    pub async fn count(&self, viewer: &Viewer, filter: &ObjectiveFilter) -> StoreResult<u64> {
+        Ok(matching(viewer, filter).count(&self.db).await?)
     }
 
     /// Creates an objective (under a visible parent, if any) and refreshes the parent's chain.
@@ -442,6 +416,43 @@ pub fn escape_like(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// The visible objectives of `viewer`'s tenant that match `filter`, unordered and unpaged.
+fn matching(viewer: &Viewer, filter: &ObjectiveFilter) -> Select<objective::Entity> {
+    let mut query = objective::Entity::find()
+        .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+        .filter(visibility::condition(viewer));
+    if let Some(teams) = &filter.team_ids {
+        query = query.filter(objective::Column::TeamId.eq_any(teams.iter().copied()));
+    }
+    if let Some(cycle) = filter.cycle_id {
+        query = query.filter(objective::Column::CycleId.eq(cycle));
+    }
+    if let Some(owner) = filter.owner_id {
+        query = query.filter(objective::Column::OwnerId.eq(owner));
+    }
+    if let Some(parent) = filter.parent_id {
+        query = query.filter(objective::Column::ParentId.eq(parent));
+    }
+    if filter.roots_only {
+        query = query.filter(objective::Column::ParentId.is_null());
+    }
+    if !filter.statuses.is_empty() {
+        query = query
+            .filter(objective::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(text) = &filter.text {
+        // The text is a bound value; escaping makes % and _ in it literal.
+        query = query.filter(Expr::cust_with_values(
+            "objectives.title ILIKE $1",
+            [format!("%{}%", escape_like(text))],
+        ));
+    }
+    if !filter.include_archived {
+        query = query.filter(objective::Column::ArchivedAt.is_null());
+    }
+    query
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::domain::team::TeamKind;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
 };
 
 use super::entity::{cycle, team, tenant, user};
@@ -104,7 +104,15 @@ impl OrgRepo {
         grouped_by::<user::Entity>(&self.db, tenant_id, user::Column::TeamId, team_ids, None).await
     }
 
-    /// Up to `limit` users of the tenant with ids after `after`.
+    /// How many users `tenant_id` has.
+    pub async fn users_count(&self, tenant_id: i64) -> StoreResult<u64> {
+        Ok(user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Up to `limit` users of `tenant_id` with ids after `after`, by id.
     pub async fn users_page(
         &self,
         tenant_id: i64,
@@ -159,10 +167,7 @@ impl OrgRepo {
         after: Option<i64>,
         limit: u64,
     ) -> StoreResult<Vec<team::Model>> {
-        let mut query = team::Entity::find().filter(team::Column::TenantId.eq(tenant_id));
-        if roots_only {
-            query = query.filter(team::Column::ParentId.is_null());
-        }
+        let mut query = teams(tenant_id, roots_only);
         if let Some(after) = after {
             query = query.filter(team::Column::Id.gt(after));
         }
@@ -171,6 +176,11 @@ impl OrgRepo {
             .limit(limit)
             .all(&self.db)
             .await?)
+    }
+
+    /// How many teams of `tenant_id` there are (top-level ones only with `roots_only`).
+    pub async fn teams_count(&self, tenant_id: i64, roots_only: bool) -> StoreResult<u64> {
+        Ok(teams(tenant_id, roots_only).count(&self.db).await?)
     }
 
     /// The ids of `team_id` and all its sub-teams.
@@ -301,5 +311,15 @@ fn unique_as_conflict(err: DbErr, message: &str) -> StoreError {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(message.to_owned()),
         _ => StoreError::Db(err),
+    }
+}
+
+/// The teams of `tenant_id` (top-level ones only with `roots_only`), unordered and unpaged.
+fn teams(tenant_id: i64, roots_only: bool) -> Select<team::Entity> {
+    let query = team::Entity::find().filter(team::Column::TenantId.eq(tenant_id));
+    if roots_only {
+        query.filter(team::Column::ParentId.is_null())
+    } else {
+        query
     }
 }
