@@ -122,3 +122,64 @@ async fn teams_form_a_tree_and_refuse_cycles() {
         .await;
     assert_eq!(cycle.error_code(), "BAD_USER_INPUT");
 }
+
+/// The large reads decode rows by column position (`store::pg::positional`); on the same rows,
+/// with and without NULLs in every nullable column kind, that gives SeaORM's own decoding.
+#[tokio::test]
+async fn positional_decoding_reads_what_seaorm_reads() {
+    use goalgraph::store::pg::entity::{key_result, objective};
+    use goalgraph::store::pg::positional::decode_all;
+    use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+
+    let app = spawn_app().await;
+    let t = app.tenant("positional").await;
+    let root = goalgraph::store::pg::seed::bench_tree(
+        &app.db,
+        t.id,
+        t.admin.id,
+        goalgraph::store::pg::seed::TreeShape {
+            levels: 3,
+            branching: 3,
+        },
+    )
+    .await
+    .expect("seed");
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE objectives SET archived_at = now(), status = 'at_risk' WHERE id = {}; \
+             UPDATE key_results SET confidence = 0.5, current_value = NULL \
+             WHERE objective_id = {}",
+            root + 1,
+            root + 2
+        ))
+        .await
+        .expect("vary the nullable columns");
+    let rows = |sql: String| async {
+        app.db
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("rows")
+    };
+    let objectives = rows(format!("SELECT * FROM objectives WHERE tenant_id = {}", t.id)).await;
+    let derived: Vec<objective::Model> = objectives
+        .iter()
+        .map(|row| objective::Model::from_query_result(row, "").expect("SeaORM"))
+        .collect();
+    assert_eq!(decode_all::<objective::Model>(&objectives).expect("positional"), derived);
+    assert!(derived.iter().any(|o| o.archived_at.is_some()));
+    assert!(derived.iter().any(|o| o.parent_id.is_none()));
+
+    let key_results = rows(format!(
+        "SELECT * FROM key_results WHERE tenant_id = {} ORDER BY id",
+        t.id
+    ))
+    .await;
+    let derived: Vec<key_result::Model> = key_results
+        .iter()
+        .map(|row| key_result::Model::from_query_result(row, "").expect("SeaORM"))
+        .collect();
+    assert_eq!(decode_all::<key_result::Model>(&key_results).expect("positional"), derived);
+    assert!(derived.iter().any(|kr| kr.confidence.is_some()));
+    assert!(derived.iter().any(|kr| kr.current_value.is_none()));
+    assert!(derived.iter().any(|kr| kr.current_value.is_some()));
+}

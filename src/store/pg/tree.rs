@@ -2,9 +2,12 @@
 //! depth and a bound, ancestors (path to root), the chain a roll-up refresh walks, and team
 //! subtrees. Each takes many starting points at once so DataLoaders batch them.
 
+use sea_orm::sqlx::Row;
+use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
 
 use super::cte;
+use super::positional::{self, Positional};
 use super::entity::{objective, team};
 use super::scoped::sql;
 use super::visibility;
@@ -20,15 +23,23 @@ pub struct TreeEntry {
     pub objective: objective::Model,
 }
 
+/// Tree-walk rows (an objective's columns, `start_id`, `depth`), decoded by position.
 fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
-    rows.iter()
-        .map(|row| {
-            Ok(TreeEntry {
-                start_id: row.try_get("", "start_id")?,
-                depth: row.try_get("", "depth")?,
-                objective: objective::Model::from_query_result(row, "")?,
-            })
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let first = positional::pg_row(first)?;
+    let objective_at = positional::positions(first, objective::Model::COLUMNS)?;
+    let walk_at = positional::positions(first, &["start_id", "depth"])?;
+    let decode = |row: &PgRow| {
+        Ok::<_, sea_orm::sqlx::Error>(TreeEntry {
+            start_id: row.try_get(walk_at[0])?,
+            depth: row.try_get(walk_at[1])?,
+            objective: objective::Model::decode(row, &objective_at)?,
         })
+    };
+    rows.iter()
+        .map(|row| decode(positional::pg_row(row)?).map_err(positional::sqlx_error))
         .collect()
 }
 
