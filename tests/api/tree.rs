@@ -160,12 +160,19 @@ async fn positional_decoding_reads_what_seaorm_reads() {
             .await
             .expect("rows")
     };
-    let objectives = rows(format!("SELECT * FROM objectives WHERE tenant_id = {}", t.id)).await;
+    let objectives = rows(format!(
+        "SELECT * FROM objectives WHERE tenant_id = {}",
+        t.id
+    ))
+    .await;
     let derived: Vec<objective::Model> = objectives
         .iter()
         .map(|row| objective::Model::from_query_result(row, "").expect("SeaORM"))
         .collect();
-    assert_eq!(decode_all::<objective::Model>(&objectives).expect("positional"), derived);
+    assert_eq!(
+        decode_all::<objective::Model>(&objectives).expect("positional"),
+        derived
+    );
     assert!(derived.iter().any(|o| o.archived_at.is_some()));
     assert!(derived.iter().any(|o| o.parent_id.is_none()));
 
@@ -178,7 +185,10 @@ async fn positional_decoding_reads_what_seaorm_reads() {
         .iter()
         .map(|row| key_result::Model::from_query_result(row, "").expect("SeaORM"))
         .collect();
-    assert_eq!(decode_all::<key_result::Model>(&key_results).expect("positional"), derived);
+    assert_eq!(
+        decode_all::<key_result::Model>(&key_results).expect("positional"),
+        derived
+    );
     assert!(derived.iter().any(|kr| kr.confidence.is_some()));
     assert!(derived.iter().any(|kr| kr.current_value.is_none()));
     assert!(derived.iter().any(|kr| kr.current_value.is_some()));

@@ -6,12 +6,14 @@ use super::Db;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 
 use super::entity::{cycle, objective, team, user};
 use super::outbox::{MoveOrigin, ObjectiveEvent, record_move, record_objective};
+use super::positional::decode_all;
 use super::scoped::{begin_tenant_write, by_ids, require};
 use super::{progress_feed, rollup, tree, visibility};
 use crate::domain::access::Viewer;
@@ -111,14 +113,15 @@ impl ObjectiveRepo {
         viewer: &Viewer,
         parent_ids: &[i64],
     ) -> StoreResult<Vec<objective::Model>> {
-        Ok(objective::Entity::find()
+        // Decoded by position: nested `children` levels are the other large read.
+        let statement = objective::Entity::find()
             .filter(objective::Column::TenantId.eq(viewer.tenant_id))
             .filter(objective::Column::ParentId.eq_any(parent_ids.iter().copied()))
             .filter(objective::Column::ArchivedAt.is_null())
             .filter(visibility::condition(viewer))
             .order_by_asc(objective::Column::Id)
-            .all(&self.db)
-            .await?)
+            .build(DbBackend::Postgres);
+        decode_all(&self.db.query_all_raw(statement).await?)
     }
 
     /// Up to `limit` visible objectives matching `filter` with ids after `after`, by id.

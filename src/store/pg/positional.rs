@@ -66,10 +66,11 @@ fn decode_error(message: String) -> crate::store::StoreError {
 /// A text column holding one of a vocabulary's words.
 fn word<T: std::str::FromStr>(row: &PgRow, at: usize) -> Result<T, sea_orm::sqlx::Error> {
     let text: &str = row.try_get(at)?;
-    text.parse().map_err(|_| sea_orm::sqlx::Error::ColumnDecode {
-        index: at.to_string(),
-        source: format!("`{text}` is not a known value").into(),
-    })
+    text.parse()
+        .map_err(|_| sea_orm::sqlx::Error::ColumnDecode {
+            index: at.to_string(),
+            source: format!("`{text}` is not a known value").into(),
+        })
 }
 
 impl Positional for objective::Model {

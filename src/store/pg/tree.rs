@@ -7,8 +7,8 @@ use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
 
 use super::cte;
-use super::positional::{self, Positional};
 use super::entity::{objective, team};
+use super::positional::{self, Positional};
 use super::scoped::sql;
 use super::visibility;
 use crate::domain::access::Viewer;
