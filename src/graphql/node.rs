@@ -3,13 +3,15 @@
 use async_graphql::{Context, Interface};
 
 use super::context::load_one;
-use super::key_result::KeyResult;
+use super::key_result::{CheckIn, KeyResult};
 use super::milestone::Milestone;
 use super::objective::Objective;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::error::AppResult;
-use crate::loaders::{CycleById, KeyResultById, MilestoneById, ObjectiveById, TeamById, UserById};
+use crate::loaders::{
+    CheckInById, CycleById, KeyResultById, MilestoneById, ObjectiveById, TeamById, UserById,
+};
 
 /// An object with a global ID.
 #[derive(Interface)]
@@ -21,6 +23,7 @@ pub enum Node {
     Team(Team),
     Cycle(Cycle),
     User(User),
+    CheckIn(CheckIn),
 }
 
 /// The node `raw` names, if it exists in the viewer's tenant and is visible to them.
@@ -47,7 +50,8 @@ pub async fn resolve(ctx: &Context<'_>, raw: &str) -> AppResult<Option<Node>> {
         NodeKind::User => load_one::<UserById, _>(ctx, id)
             .await?
             .map(|m| Node::User(User(m))),
-        // Check-ins are entries of a key result's history, reached through it.
-        NodeKind::CheckIn => None,
+        NodeKind::CheckIn => load_one::<CheckInById, _>(ctx, id)
+            .await?
+            .map(|m| Node::CheckIn(CheckIn(m))),
     })
 }

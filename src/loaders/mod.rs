@@ -22,8 +22,8 @@ pub type RequestLoader<T> = DataLoader<T, HashMapCache>;
 
 pub use documents::{ActivityOf, GoalTreeOf, LatestUpdateOfKeyResult, UpdatesKey, UpdatesOf};
 pub use objectives::{
-    AncestorsOf, CheckInsKey, CheckInsOf, ChildrenOf, DescendantsOf, KeyResultById, KeyResultsOf,
-    MilestoneById, MilestonesOf, ObjectiveById, SubtreeKey,
+    AncestorsOf, CheckInById, CheckInsKey, CheckInsOf, ChildrenOf, DescendantsOf, KeyResultById,
+    KeyResultsOf, MilestoneById, MilestonesOf, ObjectiveById, SubtreeKey,
 };
 pub use org::{CycleById, SubTeamsOf, TeamById, UserById, UsersOfTeam};
 
@@ -93,6 +93,7 @@ pub fn register(
         .data(loader(ChildrenOf::new(s, viewer)))
         .data(loader(DescendantsOf::new(s, viewer)))
         .data(loader(AncestorsOf::new(s, viewer)))
+        .data(loader(CheckInById::new(s, viewer)))
         .data(loader(KeyResultsOf::new(s, viewer)))
         .data(loader(KeyResultById::new(s, viewer)))
         .data(loader(MilestonesOf::new(s, viewer)))

@@ -76,6 +76,12 @@ objective_loader!(
     "Latest check-ins by (key result id, count)."
 );
 objective_loader!(
+    CheckInById,
+    key_results,
+    KeyResultRepo,
+    "Check-ins by id, when their key result is visible."
+);
+objective_loader!(
     MilestonesOf,
     milestones,
     MilestoneRepo,
@@ -208,6 +214,16 @@ impl Loader<CheckInsKey> for CheckInsOf {
             }
         }
         Ok(every_key(keys, out))
+    }
+}
+
+impl Loader<i64> for CheckInById {
+    type Value = check_in::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = self.repo.visible_check_ins(&self.viewer, keys).await?;
+        Ok(by_id(rows, |c| c.id))
     }
 }
 

@@ -344,3 +344,44 @@ async fn a_private_objective_is_seen_by_its_owner_its_team_manager_and_admins_on
         );
     }
 }
+
+#[tokio::test]
+async fn a_check_in_is_a_node_seen_only_by_who_may_see_its_objective() {
+    let app = spawn_app().await;
+    let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
+    let member = app.user(&acme, Role::Member, None).await;
+    let secret = app
+        .create_objective(
+            &acme.admin,
+            json!({ "title": "secret", "visibility": "PRIVATE" }),
+        )
+        .await;
+    let kr = app.key_result(&acme.admin, &secret, 0.0, 10.0, 1.0).await;
+    app.check_in(&acme.admin, &kr, 4.0).await.data("/checkIn");
+    let listed = app
+        .gql(
+            Some(&acme.admin.token),
+            "query($kr: ID!) { node(id: $kr) { ... on KeyResult { checkIns { id value } } } }",
+            json!({ "kr": kr }),
+        )
+        .await;
+    let id = listed
+        .data("/node/checkIns/0/id")
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let refetch = "query($id: ID!) { node(id: $id) { __typename id ... on CheckIn { value author { name } } } }";
+    let seen = app
+        .gql(Some(&acme.admin.token), refetch, json!({ "id": id }))
+        .await;
+    assert_eq!(seen.data("/node/__typename"), "CheckIn");
+    assert_eq!(seen.data("/node/id"), id.as_str());
+    assert_eq!(seen.data("/node/value"), 4.0);
+    // The member may not see the private objective, so not its check-ins either; another
+    // tenant's admin sees nothing.
+    for token in [&member.token, &other.admin.token] {
+        let hidden = app.gql(Some(token), refetch, json!({ "id": id })).await;
+        assert_eq!(hidden.data("/node"), &serde_json::Value::Null);
+    }
+}

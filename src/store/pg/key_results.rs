@@ -55,6 +55,35 @@ impl KeyResultRepo {
         visible_key_results(&self.db, viewer, ids).await
     }
 
+    /// The check-ins with these ids whose key results `viewer` may see (a key result is
+    /// visible when its objective is): the check-ins, then their key results' visibility.
+    pub async fn visible_check_ins(
+        &self,
+        viewer: &Viewer,
+        ids: &[i64],
+    ) -> StoreResult<Vec<check_in::Model>> {
+        let check_ins = check_in::Model::find_by_statement(sql(
+            "SELECT * FROM check_ins WHERE tenant_id = $1 AND id = ANY($2)",
+            [viewer.tenant_id.into(), ids.to_vec().into()],
+        ))
+        .all(&self.db)
+        .await?;
+        if check_ins.is_empty() {
+            return Ok(check_ins);
+        }
+        let key_result_ids: Vec<i64> = check_ins.iter().map(|c| c.key_result_id).collect();
+        let visible: std::collections::HashSet<i64> =
+            visible_key_results(&self.db, viewer, &key_result_ids)
+                .await?
+                .iter()
+                .map(|kr| kr.id)
+                .collect();
+        Ok(check_ins
+            .into_iter()
+            .filter(|c| visible.contains(&c.key_result_id))
+            .collect())
+    }
+
     /// The latest `limit` check-ins of each of `key_result_ids`, newest first.
     pub async fn latest_check_ins(
         &self,
