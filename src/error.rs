@@ -54,6 +54,8 @@ pub mod code {
     pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
     /// A mutation (or subscription) sent with GET, which only runs queries (HTTP 405).
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// A WebSocket connection already holds its most subscriptions.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
 use crate::domain::DomainError;

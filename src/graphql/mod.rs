@@ -27,7 +27,7 @@ pub use lean::Resolution;
 pub use mutation::MutationRoot;
 pub use query::CoreQuery;
 pub use reports::ReportQuery;
-pub use subscription::{SubscriptionRoot, TokenExpiry};
+pub use subscription::SubscriptionRoot;
 
 /// Entry points for reading: the core API and the dashboard reports.
 #[derive(MergedObject, Default)]

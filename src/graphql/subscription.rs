@@ -19,21 +19,6 @@ use crate::store::pg::progress_feed::{ProgressFeed, ProgressNotice};
 /// How long a new subscription waits for this replica's listener to be listening.
 const LISTENER_WAIT: Duration = Duration::from_secs(5);
 
-/// When the token that authenticated a WebSocket connection expires (seconds since the epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TokenExpiry(pub u64);
-
-impl TokenExpiry {
-    /// Time left until expiry (zero once past).
-    pub fn remaining(&self) -> Duration {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        Duration::from_secs(self.0.saturating_sub(now))
-    }
-}
-
 /// An objective's progress or status after a committed write.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct ProgressChange {
@@ -97,24 +82,14 @@ impl SubscriptionRoot {
             .data_opt::<ProgressFeed>()
             .ok_or_else(|| AppError::Internal("no progress feed".into()))?;
         let receiver = feed.subscribe(LISTENER_WAIT).await;
-        // The stream ends when the connection's token expires (the client reconnects with a
-        // fresh one); unlimited when the token is not known (not over a WebSocket).
-        let expires = ctx.data_opt::<TokenExpiry>().map(TokenExpiry::remaining);
-        let until_expiry = async move {
-            match expires {
-                Some(remaining) => tokio::time::sleep(remaining).await,
-                None => std::future::pending().await,
-            }
-        };
-        Ok(notices(receiver)
-            .filter_map(move |notice| {
-                let change = notice
-                    .concerns(&viewer, under)
-                    .then(|| ProgressChange::from_notice(&notice, &viewer))
-                    .flatten();
-                futures::future::ready(change)
-            })
-            .take_until(Box::pin(until_expiry)))
+        // The connection closes (4403) when its token expires: `http::subscriptions`.
+        Ok(notices(receiver).filter_map(move |notice| {
+            let change = notice
+                .concerns(&viewer, under)
+                .then(|| ProgressChange::from_notice(&notice, &viewer))
+                .flatten();
+            futures::future::ready(change)
+        }))
     }
 }
 

@@ -1,48 +1,312 @@
-//! `GET /graphql/ws`: GraphQL subscriptions over WebSocket (both the `graphql-transport-ws`
-//! and the older `graphql-ws` protocols). The connection is authenticated once, by the token
-//! in the `connection_init` payload (`{"authorization": "Bearer <token>"}` or
-//! `{"token": "<token>"}`); its subscriptions end when the token expires, so a client
-//! reconnects with a fresh one. Queries and mutations belong on `POST /graphql`.
+//! `GET /graphql/ws`: GraphQL subscriptions over WebSocket with the `graphql-transport-ws`
+//! protocol (the `graphql-ws` package's), implemented here so every violation closes the
+//! socket with the code the protocol assigns and its official client reacts to:
+//!
+//! | event | close code |
+//! |---|---|
+//! | a message that is not JSON or not a protocol message | 4400 |
+//! | `subscribe` before `connection_ack` | 4401 |
+//! | `connection_init` without a valid token, or the token expired | 4403 |
+//! | no `connection_init` within [`INIT_TIMEOUT`] | 4408 |
+//! | a `subscribe` reusing the id of a live subscription | 4409 |
+//! | a second `connection_init` | 4429 |
+//!
+//! The connection is authenticated once, by the token in the `connection_init` payload
+//! (`{"authorization": "Bearer <token>"}` or `{"token": "<token>"}`), and closed with 4403 when
+//! that token expires, so a client reconnects with a fresh one. The server pings every
+//! [`KEEP_ALIVE`]; a connection holds at most [`MAX_SUBSCRIPTIONS`] subscriptions (the next
+//! gets an `error` message coded TOO_MANY_SUBSCRIPTIONS). Queries and mutations belong on
+//! `POST /graphql`.
 
-use async_graphql::Data;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_graphql::{Data, Executor};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
-use serde_json::Value;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
 use crate::app::AppState;
 use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
-use crate::error::AppError;
-use crate::graphql::TokenExpiry;
+use crate::error::{AppError, code};
+use crate::graphql::limits::rejection;
+use crate::http::negotiation::not_executed;
 
-pub async fn upgrade(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
+/// The subprotocol spoken.
+const PROTOCOL: &str = "graphql-transport-ws";
+/// How long a socket may stay open without `connection_init`.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the server pings an initialised connection.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The most subscriptions one connection holds at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            let schema = state.schema.clone();
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let (viewer, expires) = authenticate(&state, &payload).await?;
-                    let mut data = Data::default();
-                    data.insert(viewer);
-                    data.insert(expires);
-                    Ok(data)
-                })
-                .serve()
-        })
+        .protocols([PROTOCOL])
+        .on_upgrade(move |socket| Connection::new(state).serve(socket))
+}
+
+/// A protocol message from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Value,
+    },
+    Ping,
+    Pong,
+    Subscribe {
+        id: String,
+        payload: Box<async_graphql::Request>,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+/// What the connection's subscription tasks hand to its loop.
+enum Outgoing {
+    /// A message to send.
+    Send(Value),
+    /// Subscription `id` ended (its `complete` or `error` already queued).
+    Ended(String),
+}
+
+/// When the token that authenticated a connection expires (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TokenExpiry(u64);
+
+impl TokenExpiry {
+    /// Time left until expiry (zero once past).
+    fn remaining(&self) -> Duration {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        Duration::from_secs(self.0.saturating_sub(now))
+    }
+}
+
+/// Why the connection closes.
+struct Closing(u16, String);
+
+impl Closing {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Closing(code, reason.into())
+    }
+}
+
+/// One socket's protocol state.
+struct Connection {
+    state: AppState,
+    /// The authenticated viewer and when their token expires, after `connection_init`.
+    session: Option<(Viewer, TokenExpiry)>,
+    subscriptions: HashMap<String, AbortHandle>,
+    outgoing: (
+        mpsc::UnboundedSender<Outgoing>,
+        mpsc::UnboundedReceiver<Outgoing>,
+    ),
+}
+
+impl Connection {
+    fn new(state: AppState) -> Self {
+        Self {
+            state,
+            session: None,
+            subscriptions: HashMap::new(),
+            outgoing: mpsc::unbounded_channel(),
+        }
+    }
+
+    /// Runs the protocol until either side closes.
+    async fn serve(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        tokio::pin!(init_deadline);
+        let mut expiry = Box::pin(tokio::time::sleep(Duration::MAX / 4));
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        keep_alive.tick().await;
+        let closing = loop {
+            tokio::select! {
+                () = &mut init_deadline, if self.session.is_none() => {
+                    break Some(Closing::new(4408, "Connection initialisation timeout"));
+                }
+                () = &mut expiry, if self.session.is_some() => {
+                    break Some(Closing::new(4403, "Forbidden: the token expired; reconnect with a fresh one"));
+                }
+                _ = keep_alive.tick(), if self.session.is_some() => {
+                    if send(&mut sink, &json!({ "type": "ping" })).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(outgoing) = self.outgoing.1.recv() => match outgoing {
+                    Outgoing::Send(message) => {
+                        if send(&mut sink, &message).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Outgoing::Ended(id) => {
+                        self.subscriptions.remove(&id);
+                    }
+                },
+                incoming = stream.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => {
+                            break Some(Closing::new(4400, "Binary messages are not part of the protocol"));
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
+                    };
+                    match self.receive(&text).await {
+                        Ok(Some(expires_in)) => {
+                            expiry.as_mut().reset(tokio::time::Instant::now() + expires_in);
+                        }
+                        Ok(None) => {}
+                        Err(closing) => break Some(closing),
+                    }
+                }
+            }
+        };
+        for task in self.subscriptions.values() {
+            task.abort();
+        }
+        // Queued messages of tasks that finished just now are dropped with the connection.
+        if let Some(Closing(code, reason)) = closing {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    }
+
+    /// Handles one client message; `Some(time left)` when it authenticated the connection.
+    async fn receive(&mut self, text: &str) -> Result<Option<Duration>, Closing> {
+        let message: ClientMessage = serde_json::from_str(text)
+            .map_err(|_| Closing::new(4400, "Invalid message received"))?;
+        match message {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.session.is_some() {
+                    return Err(Closing::new(4429, "Too many initialisation requests"));
+                }
+                let (viewer, expiry) =
+                    authenticate(&self.state, &payload).await.map_err(|error| {
+                        Closing::new(4403, format!("Forbidden: {}", error.public_message()))
+                    })?;
+                let left = expiry.remaining();
+                self.session = Some((viewer, expiry));
+                self.queue(json!({ "type": "connection_ack" }));
+                Ok(Some(left))
+            }
+            ClientMessage::Ping => {
+                self.queue(json!({ "type": "pong" }));
+                Ok(None)
+            }
+            ClientMessage::Pong => Ok(None),
+            ClientMessage::Subscribe { id, payload } => {
+                self.subscribe(id, *payload)?;
+                Ok(None)
+            }
+            ClientMessage::Complete { id } => {
+                if let Some(task) = self.subscriptions.remove(&id) {
+                    task.abort();
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Starts subscription `id`, forwarding its results until it ends or is completed.
+    fn subscribe(&mut self, id: String, request: async_graphql::Request) -> Result<(), Closing> {
+        let Some((viewer, _)) = &self.session else {
+            return Err(Closing::new(4401, "Unauthorized"));
+        };
+        if self.subscriptions.contains_key(&id) {
+            return Err(Closing::new(
+                4409,
+                format!("Subscriber for {id} already exists"),
+            ));
+        }
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            let refused = rejection(
+                code::TOO_MANY_SUBSCRIPTIONS,
+                format!(
+                    "a connection holds at most {MAX_SUBSCRIPTIONS} subscriptions; complete one \
+                     first"
+                ),
+            );
+            self.queue(json!({ "type": "error", "id": id, "payload": [refused] }));
+            return Ok(());
+        }
+        let mut data = Data::default();
+        data.insert(*viewer);
+        let results = self
+            .state
+            .schema
+            .execute_stream(request, Some(std::sync::Arc::new(data)));
+        let outgoing = self.outgoing.0.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            forward(task_id, results, outgoing).await;
+        });
+        self.subscriptions.insert(id, task.abort_handle());
+        Ok(())
+    }
+
+    fn queue(&self, message: Value) {
+        let _ = self.outgoing.0.send(Outgoing::Send(message));
+    }
+}
+
+/// Sends subscription `id`'s results as `next` messages, then `complete`; a request that fails
+/// before execution (it does not parse or validate) is one `error` message instead.
+async fn forward(
+    id: String,
+    mut results: futures::stream::BoxStream<'static, async_graphql::Response>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+) {
+    let mut first = true;
+    while let Some(mut response) = results.next().await {
+        crate::error::sanitize(&mut response.errors);
+        let message = if first && not_executed(&response) {
+            let message = json!({ "type": "error", "id": id, "payload": response.errors });
+            let _ = outgoing.send(Outgoing::Send(message));
+            let _ = outgoing.send(Outgoing::Ended(id));
+            return;
+        } else {
+            json!({ "type": "next", "id": id, "payload": response })
+        };
+        first = false;
+        if outgoing.send(Outgoing::Send(message)).is_err() {
+            return;
+        }
+    }
+    let _ = outgoing.send(Outgoing::Send(json!({ "type": "complete", "id": id })));
+    let _ = outgoing.send(Outgoing::Ended(id));
+}
+
+async fn send(
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    message: &Value,
+) -> Result<(), axum::Error> {
+    sink.send(Message::Text(message.to_string().into())).await
 }
 
 /// The viewer named by the token of a `connection_init` payload, and when the token expires.
 async fn authenticate(
     state: &AppState,
     payload: &Value,
-) -> Result<(Viewer, TokenExpiry), async_graphql::Error> {
+) -> Result<(Viewer, TokenExpiry), AppError> {
     let token = token_of(payload).ok_or_else(|| {
         AppError::Unauthenticated(
             "send {\"authorization\": \"Bearer <token>\"} as the connection_init payload".into(),

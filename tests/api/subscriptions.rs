@@ -26,6 +26,16 @@ impl Subscriber {
     /// Opens `/graphql/ws` on `address` with `payload` as the connection_init payload and
     /// returns the acknowledgement or whatever ended the handshake.
     async fn connect(address: &str, payload: Value) -> (Self, Value) {
+        let mut subscriber = Self::open(address).await;
+        subscriber
+            .send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        let reply = subscriber.next(Duration::from_secs(10)).await;
+        (subscriber, reply)
+    }
+
+    /// Opens `/graphql/ws` without sending anything.
+    async fn open(address: &str) -> Self {
         let url = format!("{}/graphql/ws", address.replacen("http", "ws", 1));
         let mut request = url.into_client_request().expect("request");
         request.headers_mut().insert(
@@ -33,12 +43,7 @@ impl Subscriber {
             "graphql-transport-ws".parse().expect("header"),
         );
         let (socket, _) = connect_async(request).await.expect("websocket");
-        let mut subscriber = Self { socket };
-        subscriber
-            .send(json!({ "type": "connection_init", "payload": payload }))
-            .await;
-        let reply = subscriber.next(Duration::from_secs(10)).await;
-        (subscriber, reply)
+        Self { socket }
     }
 
     /// Connects with `token` and subscribes to `progressChanged(under:)`.
@@ -83,7 +88,10 @@ impl Subscriber {
                     return value;
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    return json!({ "type": "closed", "reason": format!("{frame:?}") });
+                    let (code, reason) = frame
+                        .map(|frame| (u16::from(frame.code), frame.reason.to_string()))
+                        .unwrap_or_default();
+                    return json!({ "type": "closed", "code": code, "reason": reason });
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return json!({ "type": "closed" }),
@@ -261,16 +269,67 @@ async fn events_never_name_a_private_ancestor_the_subscriber_may_not_see() {
 }
 
 #[tokio::test]
-async fn a_connection_without_a_valid_token_is_refused() {
+async fn a_connection_without_a_valid_token_is_closed_with_4403() {
     let app = spawn_app().await;
-    let (_, reply) = Subscriber::connect(&app.address, json!({})).await;
-    assert_eq!(reply["type"], "closed", "{reply}");
-    let (_, reply) = Subscriber::connect(&app.address, json!({ "token": "not-a-jwt" })).await;
-    assert_eq!(reply["type"], "closed", "{reply}");
+    for payload in [json!({}), json!({ "token": "not-a-jwt" })] {
+        let (_, reply) = Subscriber::connect(&app.address, payload).await;
+        assert_eq!(reply["type"], "closed", "{reply}");
+        // 4403 (Forbidden): the official client retries it; 1002 made it give up for good.
+        assert_eq!(reply["code"], 4403, "{reply}");
+    }
+}
+
+/// The graphql-transport-ws protocol's own close codes, as its official client expects them.
+#[tokio::test]
+async fn protocol_violations_close_with_the_protocols_codes() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("protocol").await;
+    let root = app.objective(&tenant.admin, "root", None).await;
+    let subscribe = |id: &str| {
+        json!({
+            "id": id, "type": "subscribe",
+            "payload": { "query": SUBSCRIPTION, "variables": { "under": root } }
+        })
+    };
+    // Subscribing before connection_ack: 4401 Unauthorized.
+    let mut early = Subscriber::open(&app.address).await;
+    early.send(subscribe("1")).await;
+    let reply = early.next(Duration::from_secs(5)).await;
+    assert_eq!(reply["code"], 4401, "{reply}");
+    // A second connection_init: 4429.
+    let token = json!({ "authorization": format!("Bearer {}", tenant.admin.token) });
+    let (mut twice, ack) = Subscriber::connect(&app.address, token.clone()).await;
+    assert_eq!(ack["type"], "connection_ack");
+    twice
+        .send(json!({ "type": "connection_init", "payload": token }))
+        .await;
+    assert_eq!(twice.next(Duration::from_secs(5)).await["code"], 4429);
+    // Reusing the id of a live subscription: 4409 Subscriber already exists.
+    let mut reused = Subscriber::start(&app.address, &tenant.admin.token, &root).await;
+    reused.send(subscribe("1")).await;
+    let reply = reused.next(Duration::from_secs(5)).await;
+    assert_eq!(reply["code"], 4409, "{reply}");
+    // Not JSON: 4400.
+    let (mut garbled, _) = Subscriber::connect(&app.address, token).await;
+    garbled
+        .socket
+        .send(Message::text("{not json"))
+        .await
+        .expect("send");
+    assert_eq!(garbled.next(Duration::from_secs(5)).await["code"], 4400);
 }
 
 #[tokio::test]
-async fn a_subscription_ends_when_its_token_expires() {
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    let app = spawn_app().await;
+    let mut silent = Subscriber::open(&app.address).await;
+    let reply = silent.next(Duration::from_secs(20)).await;
+    assert_eq!(reply["type"], "closed", "{reply}");
+    assert_eq!(reply["code"], 4408, "{reply}");
+}
+
+#[tokio::test]
+async fn the_socket_closes_with_4403_when_its_token_expires() {
     let app = spawn_app().await;
     let tenant = app.tenant("expiring").await;
     let root = app.objective(&tenant.admin, "root", None).await;
@@ -281,6 +340,9 @@ async fn a_subscription_ends_when_its_token_expires() {
         2,
     );
     let mut subscriber = Subscriber::start(&app.address, &short, &root).await;
+    // The socket closes with 4403 when the token expires (the client reconnects with a fresh
+    // one); before, the subscription completed and the socket stayed open.
     let message = subscriber.next(Duration::from_secs(8)).await;
-    assert_eq!(message["type"], "complete", "{message}");
+    assert_eq!(message["type"], "closed", "{message}");
+    assert_eq!(message["code"], 4403, "{message}");
 }
