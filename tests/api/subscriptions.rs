@@ -346,3 +346,70 @@ async fn the_socket_closes_with_4403_when_its_token_expires() {
     assert_eq!(message["type"], "closed", "{message}");
     assert_eq!(message["code"], 4403, "{message}");
 }
+
+/// The `graphql-ws` package's own client (npm, run by Node from `e2e/`) against `/graphql/ws`.
+async fn official_client(address: &str, token: &str, under: &str) -> tokio::process::Child {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    tokio::process::Command::new("node")
+        .arg(root.join("e2e").join("graphql-ws-client.mjs"))
+        .arg(format!("{}/graphql/ws", address.replacen("http", "ws", 1)))
+        .arg(token)
+        .arg(under)
+        .current_dir(root.join("e2e"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (scripts/test installs e2e/node_modules)")
+}
+
+/// The official client's next printed event.
+async fn client_event(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
+        .await
+        .expect("the client said nothing")
+        .expect("read")
+        .expect("the client ended");
+    serde_json::from_str(&line).expect("JSON")
+}
+
+#[tokio::test]
+async fn the_official_graphql_ws_client_receives_events_and_sees_4403() {
+    use tokio::io::AsyncBufReadExt;
+
+    let app = spawn_app().await;
+    let tenant = app.tenant("official").await;
+    let root = app.objective(&tenant.admin, "root", None).await;
+    let kr = app.key_result(&tenant.admin, &root, 0.0, 100.0, 1.0).await;
+    let mut client = official_client(&app.address, &tenant.admin.token, &root).await;
+    let mut lines = tokio::io::BufReader::new(client.stdout.take().expect("stdout")).lines();
+    assert_eq!(client_event(&mut lines).await["event"], "connected");
+    // The subscription starts right after the acknowledgement; check in until it reports.
+    let event = loop {
+        app.check_in(&tenant.admin, &kr, 42.0)
+            .await
+            .data("/checkIn");
+        if let Ok(Ok(Some(line))) =
+            tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await
+        {
+            break serde_json::from_str::<Value>(&line).expect("JSON");
+        }
+    };
+    assert_eq!(event["event"], "next", "{event}");
+    assert_eq!(
+        event["payload"]["data"]["progressChanged"]["objectiveId"],
+        root.as_str()
+    );
+
+    // A bad token: the client sees the close code the protocol gives it, 4403.
+    let mut refused = official_client(&app.address, "not-a-jwt", &root).await;
+    let mut lines = tokio::io::BufReader::new(refused.stdout.take().expect("stdout")).lines();
+    let closed = loop {
+        let event = client_event(&mut lines).await;
+        if event["event"] == "closed" {
+            break event;
+        }
+    };
+    assert_eq!(closed["code"], 4403, "{closed}");
+}
