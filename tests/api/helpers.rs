@@ -392,6 +392,20 @@ impl TestApp {
         }
     }
 
+    /// A tree of `levels` levels of `branching` children each (SPEC §7's shape, with its key
+    /// results and stored roll-ups) owned by `tenant`'s admin, loaded directly; its root's row
+    /// id (objective `root + n` is the SPEC's objective n + 1).
+    pub async fn bench_tree(&self, tenant: &Tenant, levels: u32, branching: i64) -> i64 {
+        goalgraph::store::pg::seed::bench_tree(
+            &self.db,
+            tenant.id,
+            tenant.admin.id,
+            goalgraph::store::pg::seed::TreeShape { levels, branching },
+        )
+        .await
+        .expect("seed the tree")
+    }
+
     /// A new user of `tenant` with `role`, in `team_id` if given.
     pub async fn user(&self, tenant: &Tenant, role: Role, team_id: Option<i64>) -> Actor {
         static N: AtomicU64 = AtomicU64::new(0);

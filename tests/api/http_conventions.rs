@@ -338,17 +338,7 @@ fn raw_client() -> reqwest::Client {
 async fn large_answers_and_assets_are_compressed_and_small_ones_are_not() {
     let app = spawn_app().await;
     let t = app.tenant("compress").await;
-    let root = goalgraph::store::pg::seed::bench_tree(
-        &app.db,
-        t.id,
-        t.admin.id,
-        goalgraph::store::pg::seed::TreeShape {
-            levels: 3,
-            branching: 10,
-        },
-    )
-    .await
-    .expect("seed");
+    let root = app.bench_tree(&t, 3, 10).await;
     let subtree = json!({
         "query": "query($id: ID!) { objective(id: $id) { descendants { objective { id title status weight owner { name } keyResults { id title startValue targetValue currentValue weight } } } } }",
         "variables": { "id": crate::helpers::objective_id(root) },

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use crate::helpers::{Actor, TestApp, objective_id, spawn_app};
 use goalgraph::domain::role::Role;
 use goalgraph::graphql::Resolution;
-use goalgraph::store::pg::seed::{TreeShape, bench_tree};
 
 /// Queries generated per viewer.
 const CORPUS: usize = 60;
@@ -215,17 +214,7 @@ async fn lean_and_plain_resolution_give_the_same_answers() {
         .replica_with(|settings| settings.resolution = Resolution::Plain)
         .await;
     let t = app.tenant("lean").await;
-    let root = bench_tree(
-        &app.db,
-        t.id,
-        t.admin.id,
-        TreeShape {
-            levels: 4,
-            branching: 3,
-        },
-    )
-    .await
-    .expect("seed");
+    let root = app.bench_tree(&t, 4, 3).await;
     // Private objectives the member cannot see, at several depths; one archived.
     for id in [root + 2, root + 5, root + 13, root + 20] {
         let made_private = app

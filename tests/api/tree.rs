@@ -133,17 +133,7 @@ async fn positional_decoding_reads_what_seaorm_reads() {
 
     let app = spawn_app().await;
     let t = app.tenant("positional").await;
-    let root = goalgraph::store::pg::seed::bench_tree(
-        &app.db,
-        t.id,
-        t.admin.id,
-        goalgraph::store::pg::seed::TreeShape {
-            levels: 3,
-            branching: 3,
-        },
-    )
-    .await
-    .expect("seed");
+    let root = app.bench_tree(&t, 3, 3).await;
     app.db
         .execute_unprepared(&format!(
             "UPDATE objectives SET archived_at = now(), status = 'at_risk' WHERE id = {}; \
