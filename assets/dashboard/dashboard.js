@@ -8,10 +8,11 @@ const TOKEN_KEY = "goalgraph.token";
 
 const state = {
   token: null,
-  socket: null,
+  client: null,
+  connected: false,
+  unsubscribe: null,
+  refused: false,
   subscribedTo: null,
-  subscriptionId: null,
-  subscriptions: 0,
   openObjective: null,
   treeTicket: 0,
 };
@@ -152,66 +153,80 @@ async function openDetails(objectiveId) {
   aside.hidden = false;
 }
 
-// ---- live updates (graphql-transport-ws) ---------------------------------------------------
+// ---- live updates (graphql-ws's own client, vendored: /dashboard/graphql-ws.min.js) -------
 
-function setLive(on) {
+// What the indicator shows: "live" once connected with a subscription the server has not
+// refused, "reconnecting" while the connection is down, "refused" when the server refused
+// the subscription (the message says why).
+function setLive(mode, detail) {
   const live = $("live");
-  live.className = `live ${on ? "on" : "off"}`;
-  live.textContent = on ? "● live" : "offline";
+  live.className = `live ${mode === "live" ? "on" : "off"}`;
+  live.textContent = {
+    live: "● live",
+    reconnecting: "connecting…",
+    refused: `not live: ${detail || "refused"}`,
+    offline: "offline",
+  }[mode];
+  live.title = detail || "";
 }
 
 function connect() {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql/ws`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({
-    type: "connection_init", payload: { authorization: `Bearer ${state.token}` },
-  }));
-  socket.onmessage = (message) => {
-    const data = JSON.parse(message.data);
-    if (data.type === "connection_ack") {
-      socket.acknowledged = true;
-      if (state.subscribedTo) sendSubscribe(state.subscribedTo);
-    } else if (data.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (data.type === "next" && data.payload.data) {
-      applyChange(data.payload.data.progressChanged);
-    } else if (data.type === "complete" && data.id === state.subscriptionId) {
-      // The server ends subscriptions when the token expires.
-      setLive(false);
-    }
-  };
-  socket.onclose = () => {
-    setLive(false);
-    state.socket = null;
-    // Reconnect, then re-read the tree so nothing missed while away stays stale.
-    setTimeout(() => { connect(); refreshVisible(); }, 2000);
-  };
-}
-
-function sendSubscribe(objectiveId) {
-  const socket = state.socket;
-  if (!socket || !socket.acknowledged) return;
-  // A fresh id for every subscription, so the server's "complete" for an earlier one (the
-  // same objective chosen again, say) is never mistaken for the end of the current one.
-  state.subscriptionId = `progress-${++state.subscriptions}`;
-  socket.send(JSON.stringify({
-    id: state.subscriptionId, type: "subscribe",
-    payload: {
-      query: "subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status } }",
-      variables: { under: objectiveId },
+  let connectedBefore = false;
+  state.client = graphqlWs.createClient({
+    url,
+    connectionParams: () => ({ authorization: `Bearer ${state.token}` }),
+    lazy: false,
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    // Exponential backoff with full jitter, capped at 30 s: tabs that lost the server together
+    // do not all come back in the same instant.
+    retryWait: (retries) => new Promise((resolve) => {
+      setTimeout(resolve, Math.random() * Math.min(30000, 1000 * 2 ** retries));
+    }),
+    on: {
+      connected: () => {
+        state.connected = true;
+        if (state.subscribedTo && !state.refused) setLive("live");
+        // After a reconnection, re-read the tree: changes made while away were not sent.
+        if (connectedBefore) refreshVisible();
+        connectedBefore = true;
+      },
+      closed: () => {
+        state.connected = false;
+        setLive("reconnecting");
+      },
     },
-  }));
-  setLive(true);
+  });
 }
 
 function subscribe(objectiveId) {
-  const socket = state.socket;
-  if (state.subscriptionId && socket && socket.acknowledged) {
-    socket.send(JSON.stringify({ id: state.subscriptionId, type: "complete" }));
-  }
+  if (state.unsubscribe) state.unsubscribe();
   state.subscribedTo = objectiveId;
-  sendSubscribe(objectiveId);
+  state.refused = false;
+  // The client re-sends the subscription after every reconnection by itself.
+  state.unsubscribe = state.client.subscribe(
+    {
+      query: "subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status } }",
+      variables: { under: objectiveId },
+    },
+    {
+      next: (result) => {
+        if (result.data) applyChange(result.data.progressChanged);
+      },
+      error: (error) => {
+        const refusal = Array.isArray(error) ? error.map((e) => e.message).join("; ") : null;
+        if (refusal) {
+          state.refused = true;
+          setLive("refused", refusal);
+        } else {
+          setLive("reconnecting");
+        }
+      },
+      complete: () => {},
+    },
+  );
+  setLive(state.connected ? "live" : "reconnecting");
 }
 
 function applyChange(change) {

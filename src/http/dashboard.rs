@@ -17,6 +17,13 @@ const ASSETS: &[Asset] = &[
         include_bytes!("../../assets/dashboard/dashboard.js"),
     ),
     (
+        // The graphql-ws package's browser build (MIT), vendored: the dashboard loads nothing
+        // from elsewhere.
+        "graphql-ws.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/dashboard/graphql-ws.min.js"),
+    ),
+    (
         "dashboard.css",
         "text/css",
         include_bytes!("../../assets/dashboard/dashboard.css"),
