@@ -1,8 +1,8 @@
 //! Types backed by MongoDB documents and their PostgreSQL summary: progress notes
 //! (`GoalUpdate`), the tenant's custom-field template, and an objective's activity.
 
+use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::context::load_one;
 use super::org::User;
@@ -36,8 +36,8 @@ impl GoalUpdate {
     }
 
     /// When it was written.
-    async fn created_at(&self) -> DateTime<Utc> {
-        to_chrono(self.0.created_at)
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(to_chrono(self.0.created_at))
     }
 
     /// Earlier versions of the body, oldest first.
@@ -47,7 +47,7 @@ impl GoalUpdate {
             .iter()
             .map(|e| NoteEdit {
                 body: e.body.clone(),
-                edited_at: to_chrono(e.edited_at),
+                edited_at: Timestamp(to_chrono(e.edited_at)),
             })
             .collect()
     }
@@ -66,7 +66,7 @@ pub struct NoteEdit {
     /// The body before the edit.
     body: String,
     /// When it was replaced.
-    edited_at: DateTime<Utc>,
+    edited_at: Timestamp,
 }
 
 /// MongoDB activity on an objective, as summarised in PostgreSQL by the change-stream consumer.
@@ -81,8 +81,8 @@ impl ObjectiveActivity {
     }
 
     /// When the newest note was written.
-    async fn last_update_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_update_at
+    async fn last_update_at(&self) -> Option<Timestamp> {
+        self.0.last_update_at.map(Timestamp)
     }
 
     /// Who wrote the newest note.
@@ -94,8 +94,8 @@ impl ObjectiveActivity {
     }
 
     /// When its custom fields last changed.
-    async fn custom_fields_changed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.custom_fields_changed_at
+    async fn custom_fields_changed_at(&self) -> Option<Timestamp> {
+        self.0.custom_fields_changed_at.map(Timestamp)
     }
 }
 
@@ -139,8 +139,8 @@ impl GoalTemplate {
     }
 
     /// When this version was published.
-    async fn created_at(&self) -> DateTime<Utc> {
-        to_chrono(self.0.created_at)
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(to_chrono(self.0.created_at))
     }
 }
 

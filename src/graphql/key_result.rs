@@ -1,8 +1,8 @@
 //! The `KeyResult` and `CheckIn` types.
 
 use super::connection::page_size;
+use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Value};
-use chrono::{DateTime, Utc};
 use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
@@ -46,7 +46,7 @@ impl PlainFields for KeyResult {
             "weight" => value(&row.weight),
             "confidence" => value(&row.confidence),
             "progress" => value(&row.progress),
-            "updatedAt" => value(&row.updated_at),
+            "updatedAt" => value(&Timestamp(row.updated_at)),
             _ => return None,
         })
     }
@@ -106,8 +106,8 @@ impl KeyResultFields {
     }
 
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 
     /// The objective it measures.
@@ -178,8 +178,8 @@ impl CheckIn {
     }
 
     /// When it was reported.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 
     /// Who reported it.

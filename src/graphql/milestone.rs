@@ -1,8 +1,8 @@
 //! The `Milestone` type.
 
 use super::scalars::Date;
+use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 
 use super::context::{encode_id, load_one};
 use super::key_result::KeyResult;
@@ -34,8 +34,8 @@ impl Milestone {
     }
 
     /// When it was done; null while open.
-    async fn done_at(&self) -> Option<DateTime<Utc>> {
-        self.0.done_at
+    async fn done_at(&self) -> Option<Timestamp> {
+        self.0.done_at.map(Timestamp)
     }
 
     /// The milestone-kind key result it counts towards, if any.

@@ -1,7 +1,7 @@
 //! The `Objective` type and its tree fields.
 
+use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Lookahead, Object, Value};
-use chrono::{DateTime, Utc};
 use ref_cast::RefCast;
 use std::borrow::Borrow;
 
@@ -167,9 +167,9 @@ impl PlainFields for Objective {
             "weight" => value(&row.weight),
             "progress" => value(&row.progress),
             "version" => value(&row.version),
-            "createdAt" => value(&row.created_at),
-            "updatedAt" => value(&row.updated_at),
-            "archivedAt" => value(&row.archived_at),
+            "createdAt" => value(&Timestamp(row.created_at)),
+            "updatedAt" => value(&Timestamp(row.updated_at)),
+            "archivedAt" => value(&row.archived_at.map(Timestamp)),
             _ => return None,
         })
     }
@@ -225,18 +225,18 @@ impl ObjectiveFields {
     }
 
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 
     /// When it last changed (progress changes excepted: those are derived).
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 
     /// When it was archived; archived objectives leave lists, trees and roll-ups.
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
+    async fn archived_at(&self) -> Option<Timestamp> {
+        self.0.archived_at.map(Timestamp)
     }
 
     /// The objective it aligns to (null for a root, or when the parent is hidden from you).

@@ -2,6 +2,7 @@
 //! department standings, key results by status under a branch, and progress histories. Each
 //! costs one or two round trips per store whatever the size of what it summarises.
 
+use super::scalars::Timestamp;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
@@ -176,7 +177,7 @@ pub enum HistoryBucket {
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
 pub struct ProgressPoint {
     /// When the bucket starts.
-    starts_at: DateTime<Utc>,
+    starts_at: Timestamp,
     /// Progress at the bucket's end, 0..1.
     progress: f64,
     /// Check-ins made during the bucket.
@@ -304,8 +305,8 @@ impl ReportQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "An objective's or a key result's global ID.")] id: ID,
-        #[graphql(desc = "The start of the range (included).")] from: DateTime<Utc>,
-        #[graphql(desc = "The end of the range (excluded).")] to: DateTime<Utc>,
+        #[graphql(desc = "The start of the range (included).")] from: Timestamp,
+        #[graphql(desc = "The end of the range (excluded).")] to: Timestamp,
         #[graphql(default_with = "HistoryBucket::Day", desc = "Days or weeks.")]
         bucket: HistoryBucket,
     ) -> AppResult<Vec<ProgressPoint>> {
@@ -314,7 +315,7 @@ impl ReportQuery {
             HistoryBucket::Day => BucketSize::Day,
             HistoryBucket::Week => BucketSize::Week,
         };
-        let starts = history::bucket_starts(from.naive_utc(), to.naive_utc(), size)?;
+        let starts = history::bucket_starts(from.0.naive_utc(), to.0.naive_utc(), size)?;
         let unit = match bucket {
             HistoryBucket::Day => Bucket::Day,
             HistoryBucket::Week => Bucket::Week,
@@ -378,8 +379,8 @@ impl ReportQuery {
             viewer.tenant_id,
             key_results.as_deref(),
             &objective_ids,
-            from,
-            to,
+            from.0,
+            to.0,
             unit,
         )
         .await?;
@@ -387,7 +388,7 @@ impl ReportQuery {
         Ok(history::replay(root, &members, &series, &starts)
             .into_iter()
             .map(|point| ProgressPoint {
-                starts_at: utc(point.start),
+                starts_at: Timestamp(utc(point.start)),
                 progress: point.progress,
                 check_ins: point.check_ins,
             })

@@ -1,11 +1,11 @@
 //! The subscription root: live progress and status changes under an objective, delivered
 //! over graphql-ws from the replica-wide feed of `store::pg::progress_feed`.
 
+use super::scalars::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, ID, SimpleObject, Subscription};
-use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
@@ -31,7 +31,7 @@ pub struct ProgressChange {
     /// Its status now.
     status: ObjectiveStatus,
     /// When the write happened.
-    occurred_at: DateTime<Utc>,
+    occurred_at: Timestamp,
 }
 
 impl ProgressChange {
@@ -46,7 +46,7 @@ impl ProgressChange {
                 .collect(),
             progress: notice.progress,
             status: status.into(),
-            occurred_at: notice.at,
+            occurred_at: Timestamp(notice.at),
         })
     }
 }

@@ -119,14 +119,17 @@ fn the_schema_has_no_breaking_change_against_the_last_release() {
 }
 
 #[tokio::test]
-async fn the_date_scalar_names_its_specification() {
+async fn the_date_scalars_name_their_specification() {
     let app = crate::helpers::spawn_app().await;
-    let query = "{ __type(name: \"Date\") { specifiedByURL } }";
-    let body = app
-        .post_json(None, &serde_json::json!({ "query": query }))
-        .await;
-    assert_eq!(
-        body["data"]["__type"]["specifiedByURL"],
-        "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
-    );
+    for scalar in ["Date", "DateTime"] {
+        let query = format!("{{ __type(name: \"{scalar}\") {{ specifiedByURL }} }}");
+        let body = app
+            .post_json(None, &serde_json::json!({ "query": query }))
+            .await;
+        assert_eq!(
+            body["data"]["__type"]["specifiedByURL"],
+            "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6",
+            "{scalar}"
+        );
+    }
 }
