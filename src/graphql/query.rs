@@ -382,7 +382,6 @@ fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
     (all_same && (1..=MAX_TREE_DEPTH).contains(&first)).then_some(first)
 }
 
-/// Hands an objective fetched together with part of its tree to the loaders its fields read
 /// The count of a connection's items when the query selects its `totalCount`, else `None`
 /// without running the statement.
 async fn when_selected(
@@ -396,6 +395,7 @@ async fn when_selected(
     }
 }
 
+/// Hands an objective fetched together with part of its tree to the loaders its fields read
 /// (`ObjectiveById`, and loader `T` under `key`); `None` when it is not visible.
 async fn prefetched<T, K, V>(
     ctx: &Context<'_>,

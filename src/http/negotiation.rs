@@ -38,12 +38,13 @@ impl AnswerType {
         if accepts.peek().is_none() {
             return Some(AnswerType::Json);
         }
-        // The best (q, -position) of each type; a wildcard stands for application/json.
-        let mut best: Option<(f32, usize, AnswerType)> = None;
+        // The type with the highest q, the earliest listed at equal q; a wildcard stands for
+        // application/json.
+        let mut best: Option<(f32, AnswerType)> = None;
         let ranges = accepts
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','));
-        for (position, range) in ranges.enumerate() {
+        for range in ranges {
             let Ok(media) = range.trim().parse::<mime::Mime>() else {
                 continue;
             };
@@ -60,15 +61,11 @@ impl AnswerType {
             if q <= 0.0 {
                 continue;
             }
-            let better = match best {
-                None => true,
-                Some((best_q, _, _)) => q > best_q,
-            };
-            if better {
-                best = Some((q, position, answer));
+            if best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, answer));
             }
         }
-        best.map(|(_, _, answer)| answer)
+        best.map(|(_, answer)| answer)
     }
 
     /// The status of `response` in this type: 200, or (with `application/graphql-response+json`)

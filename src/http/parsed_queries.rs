@@ -35,12 +35,7 @@ impl ParsedQueries {
         &self,
         mut request: async_graphql::Request,
     ) -> Result<async_graphql::Request, ServerError> {
-        let cached = self
-            .documents
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(request.query.as_str())
-            .cloned();
+        let cached = self.cached(&request.query, ExecutableDocument::clone);
         let document = match cached {
             Some(document) => document,
             None => {
@@ -48,13 +43,7 @@ impl ParsedQueries {
                     return Ok(request);
                 };
                 check_aliases(&document)?;
-                if request.query.len() <= MAX_TEXT {
-                    let mut documents = self.documents.write().unwrap_or_else(|e| e.into_inner());
-                    if documents.len() >= CAPACITY {
-                        documents.clear();
-                    }
-                    documents.insert(Arc::from(request.query.as_str()), document.clone());
-                }
+                self.remember(&request.query, &document);
                 document
             }
         };
@@ -65,41 +54,56 @@ impl ParsedQueries {
     /// The type of the operation `request` would run (`None` when its text does not parse or
     /// names no operation it holds: execution reports those).
     pub fn operation_type(&self, request: &async_graphql::Request) -> Option<OperationType> {
-        let cached = self
-            .documents
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(request.query.as_str())
-            .map(|document| selected_operation(document, request.operation_name.as_deref()));
-        match cached {
-            Some(operation) => operation,
-            None => async_graphql::parser::parse_query(&request.query)
-                .ok()
-                .and_then(|document| {
-                    selected_operation(&document, request.operation_name.as_deref())
-                }),
-        }
+        self.with_document(&request.query, |document| {
+            selected(document, request.operation_name.as_deref()).map(|operation| operation.ty)
+        })
+        .flatten()
     }
 
     /// Whether `request` only introspects the schema: every root field of the operation it
     /// runs is `__schema`, `__type` or `__typename` (what anonymous callers may ask).
     pub fn is_introspection(&self, request: &async_graphql::Request) -> bool {
-        let check = |document: &ExecutableDocument| {
+        self.with_document(&request.query, |document| {
             selected(document, request.operation_name.as_deref()).is_some_and(|operation| {
                 operation.ty == OperationType::Query
                     && only_introspection(document, &operation.selection_set.node)
             })
-        };
-        let cached = self
-            .documents
+        })
+        .unwrap_or(false)
+    }
+
+    /// `read` of the parsed document of `text`: the cached one, or parsed now (and cached when
+    /// it passes the alias limit, so [`Self::prepare`] finds it); `None` when it does not parse.
+    fn with_document<T>(&self, text: &str, read: impl Fn(&ExecutableDocument) -> T) -> Option<T> {
+        if let Some(found) = self.cached(text, &read) {
+            return Some(found);
+        }
+        let document = async_graphql::parser::parse_query(text).ok()?;
+        if check_aliases(&document).is_ok() {
+            self.remember(text, &document);
+        }
+        Some(read(&document))
+    }
+
+    /// `read` of the cached document of `text`, if there is one.
+    fn cached<T>(&self, text: &str, read: impl FnOnce(&ExecutableDocument) -> T) -> Option<T> {
+        self.documents
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(request.query.as_str())
-            .map(check);
-        cached.unwrap_or_else(|| {
-            async_graphql::parser::parse_query(&request.query)
-                .is_ok_and(|document| check(&document))
-        })
+            .get(text)
+            .map(read)
+    }
+
+    /// Caches `document` as the parse of `text` (unless the text is too long to keep).
+    fn remember(&self, text: &str, document: &ExecutableDocument) {
+        if text.len() > MAX_TEXT {
+            return;
+        }
+        let mut documents = self.documents.write().unwrap_or_else(|e| e.into_inner());
+        if documents.len() >= CAPACITY {
+            documents.clear();
+        }
+        documents.insert(Arc::from(text), document.clone());
     }
 
     /// How many documents are cached.
@@ -114,11 +118,6 @@ impl ParsedQueries {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// The type of the operation of `document` that `name` selects.
-fn selected_operation(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    selected(document, name).map(|operation| operation.ty)
 }
 
 /// The operation of `document` that `name` selects (the only one when unnamed).

@@ -80,19 +80,13 @@ enum Outgoing {
     Ended(String),
 }
 
-/// When the token that authenticated a connection expires (seconds since the epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TokenExpiry(u64);
-
-impl TokenExpiry {
-    /// Time left until expiry (zero once past).
-    fn remaining(&self) -> Duration {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        Duration::from_secs(self.0.saturating_sub(now))
-    }
+/// Time left until `exp` (seconds since the epoch, a token's expiry); zero once past.
+fn time_until(exp: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    Duration::from_secs(exp.saturating_sub(now))
 }
 
 /// Why the connection closes.
@@ -107,8 +101,8 @@ impl Closing {
 /// One socket's protocol state.
 struct Connection {
     state: AppState,
-    /// The authenticated viewer and when their token expires, after `connection_init`.
-    session: Option<(Viewer, TokenExpiry)>,
+    /// The authenticated viewer, after `connection_init`.
+    session: Option<Viewer>,
     subscriptions: HashMap<String, AbortHandle>,
     outgoing: (
         mpsc::UnboundedSender<Outgoing>,
@@ -199,12 +193,11 @@ impl Connection {
                 if self.session.is_some() {
                     return Err(Closing::new(4429, "Too many initialisation requests"));
                 }
-                let (viewer, expiry) =
+                let (viewer, left) =
                     authenticate(&self.state, &payload).await.map_err(|error| {
                         Closing::new(4403, format!("Forbidden: {}", error.public_message()))
                     })?;
-                let left = expiry.remaining();
-                self.session = Some((viewer, expiry));
+                self.session = Some(viewer);
                 self.queue(json!({ "type": "connection_ack" }));
                 Ok(Some(left))
             }
@@ -228,7 +221,7 @@ impl Connection {
 
     /// Starts subscription `id`, forwarding its results until it ends or is completed.
     fn subscribe(&mut self, id: String, request: async_graphql::Request) -> Result<(), Closing> {
-        let Some((viewer, _)) = &self.session else {
+        let Some(viewer) = &self.session else {
             return Err(Closing::new(4401, "Unauthorized"));
         };
         if self.subscriptions.contains_key(&id) {
@@ -302,11 +295,9 @@ async fn send(
     sink.send(Message::Text(message.to_string().into())).await
 }
 
-/// The viewer named by the token of a `connection_init` payload, and when the token expires.
-async fn authenticate(
-    state: &AppState,
-    payload: &Value,
-) -> Result<(Viewer, TokenExpiry), AppError> {
+/// The viewer named by the token of a `connection_init` payload, and the time its token has
+/// left.
+async fn authenticate(state: &AppState, payload: &Value) -> Result<(Viewer, Duration), AppError> {
     let token = token_of(payload).ok_or_else(|| {
         AppError::Unauthenticated(
             "send {\"authorization\": \"Bearer <token>\"} as the connection_init payload".into(),
@@ -314,7 +305,7 @@ async fn authenticate(
     })?;
     let claims = state.keys.verify(token)?;
     let viewer = resolve_viewer(&state.stores.org, &state.users, &claims).await?;
-    Ok((viewer, TokenExpiry(claims.exp)))
+    Ok((viewer, time_until(claims.exp)))
 }
 
 fn token_of(payload: &Value) -> Option<&str> {

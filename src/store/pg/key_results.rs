@@ -4,15 +4,14 @@
 use super::Db;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait, Value,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    IntoActiveModel, QueryFilter, Value,
 };
 
 use super::entity::{check_in, key_result, user};
 use super::objectives::visible_one;
 use super::outbox::{CheckInNote, record_check_in_note};
-use super::positional::decode_all;
-use super::scoped::{begin_tenant_write, require, sql};
+use super::scoped::{begin_tenant_write, grouped_by_position, require, sql};
 use super::{rollup, visibility};
 use crate::domain::access::Viewer;
 use crate::domain::key_result::{
@@ -38,12 +37,14 @@ impl KeyResultRepo {
         objective_ids: &[i64],
     ) -> StoreResult<Vec<key_result::Model>> {
         // Decoded by position: a subtree's key results are the largest read there is.
-        let statement = key_result::Entity::find()
-            .filter(key_result::Column::TenantId.eq(tenant_id))
-            .filter(key_result::Column::ObjectiveId.eq_any(objective_ids.iter().copied()))
-            .order_by_asc(key_result::Column::Id)
-            .build(DbBackend::Postgres);
-        decode_all(&self.db.query_all_raw(statement).await?)
+        grouped_by_position::<key_result::Entity>(
+            &self.db,
+            tenant_id,
+            key_result::Column::ObjectiveId,
+            objective_ids,
+            None,
+        )
+        .await
     }
 
     /// The key results with these ids whose objective `viewer` may see.

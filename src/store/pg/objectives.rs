@@ -4,17 +4,15 @@
 
 use super::Db;
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::entity::{cycle, objective, team, user};
 use super::outbox::{MoveOrigin, ObjectiveEvent, record_move, record_objective};
-use super::positional::decode_all;
-use super::scoped::{begin_tenant_write, by_ids, require};
+use super::scoped::{begin_tenant_write, by_ids, grouped_by_position, require};
 use super::{progress_feed, rollup, tree, visibility};
 use crate::domain::access::Viewer;
 use crate::domain::objective::{NewObjective, ObjectivePatch, ObjectiveStatus, check_move};
@@ -114,14 +112,17 @@ impl ObjectiveRepo {
         parent_ids: &[i64],
     ) -> StoreResult<Vec<objective::Model>> {
         // Decoded by position: nested `children` levels are the other large read.
-        let statement = objective::Entity::find()
-            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
-            .filter(objective::Column::ParentId.eq_any(parent_ids.iter().copied()))
-            .filter(objective::Column::ArchivedAt.is_null())
-            .filter(visibility::condition(viewer))
-            .order_by_asc(objective::Column::Id)
-            .build(DbBackend::Postgres);
-        decode_all(&self.db.query_all_raw(statement).await?)
+        let unarchived_and_visible = objective::Column::ArchivedAt
+            .is_null()
+            .and(visibility::condition(viewer));
+        grouped_by_position::<objective::Entity>(
+            &self.db,
+            viewer.tenant_id,
+            objective::Column::ParentId,
+            parent_ids,
+            Some(unarchived_and_visible),
+        )
+        .await
     }
 
     /// Up to `limit` visible objectives matching `filter` with ids after `after`, by id.

@@ -5,8 +5,10 @@ use super::Db;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Statement, Value,
+    QueryOrder, QueryTrait, Select, Statement, Value,
 };
+
+use super::positional::{Positional, decode_all};
 
 use super::entity::{check_in, cycle, key_result, milestone, objective, team, user};
 use crate::store::StoreResult;
@@ -57,13 +59,40 @@ pub async fn grouped_by<E: TenantOwned>(
     keys: &[i64],
     extra: Option<SimpleExpr>,
 ) -> StoreResult<Vec<E::Model>> {
+    Ok(grouped_select::<E>(tenant_id, column, keys, extra)
+        .all(db)
+        .await?)
+}
+
+/// [`grouped_by`], decoded by column position (`positional`): for the large reads.
+pub async fn grouped_by_position<E: TenantOwned>(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    column: E::Column,
+    keys: &[i64],
+    extra: Option<SimpleExpr>,
+) -> StoreResult<Vec<E::Model>>
+where
+    E::Model: Positional,
+{
+    let statement = grouped_select::<E>(tenant_id, column, keys, extra).build(DbBackend::Postgres);
+    decode_all(&db.query_all_raw(statement).await?)
+}
+
+/// The query of [`grouped_by`].
+fn grouped_select<E: TenantOwned>(
+    tenant_id: i64,
+    column: E::Column,
+    keys: &[i64],
+    extra: Option<SimpleExpr>,
+) -> Select<E> {
     let mut query = E::find()
         .filter(E::tenant_column().eq(tenant_id))
         .filter(column.eq_any(keys.iter().copied()));
     if let Some(extra) = extra {
         query = query.filter(extra);
     }
-    Ok(query.order_by_asc(E::id_column()).all(db).await?)
+    query.order_by_asc(E::id_column())
 }
 
 /// A raw PostgreSQL statement with positional parameters.
