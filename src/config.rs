@@ -122,9 +122,15 @@ pub struct SecretArgs {
     #[arg(long, env = "GOALGRAPH_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
     /// Also accept RS256 tokens signed by a key of this JWKS (a file path or an http(s) URL,
-    /// read at start-up).
+    /// read at start-up, re-read on an unknown key id and on an interval).
     #[arg(long, env = "GOALGRAPH_JWKS")]
     pub jwks: Option<String>,
+    /// The least seconds between two JWKS re-reads caused by tokens naming an unknown key id.
+    #[arg(long, env = "GOALGRAPH_JWKS_MIN_REFRESH_SECONDS", default_value_t = 30)]
+    pub jwks_min_refresh_seconds: u64,
+    /// Re-read the JWKS when it is this many seconds old.
+    #[arg(long, env = "GOALGRAPH_JWKS_REFRESH_SECONDS", default_value_t = 3600)]
+    pub jwks_refresh_seconds: u64,
 }
 
 impl SecretArgs {
@@ -133,8 +139,12 @@ impl SecretArgs {
         let keys = crate::auth::TokenKeys::new(secret)
             .with_issuer(self.jwt_issuer.clone())
             .with_audience(self.jwt_audience.clone());
+        let policy = crate::auth::RefreshPolicy {
+            min_refetch: std::time::Duration::from_secs(self.jwks_min_refresh_seconds),
+            refresh_every: std::time::Duration::from_secs(self.jwks_refresh_seconds),
+        };
         match &self.jwks {
-            Some(source) => keys.with_jwks(&crate::auth::load_jwks(source).await?),
+            Some(source) => keys.with_jwks_from(source, policy).await,
             None => Ok(keys),
         }
     }

@@ -561,7 +561,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Vi
         .ok()
         .and_then(bearer_token)
         .ok_or_else(|| AppError::Unauthenticated("use Authorization: Bearer <token>".into()))?;
-    let claims = state.keys.verify(token)?;
+    let claims = state.keys.verify(token).await?;
     resolve_viewer(&state.stores.org, &state.users, &claims)
         .await
         .map(Some)

@@ -303,7 +303,7 @@ async fn authenticate(state: &AppState, payload: &Value) -> Result<(Viewer, Dura
             "send {\"authorization\": \"Bearer <token>\"} as the connection_init payload".into(),
         )
     })?;
-    let claims = state.keys.verify(token)?;
+    let claims = state.keys.verify(token).await?;
     let viewer = resolve_viewer(&state.stores.org, &state.users, &claims).await?;
     Ok((viewer, time_until(claims.exp)))
 }

@@ -17,7 +17,7 @@ use goalgraph::store::pg::{self, Db};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
+pub const SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
 
 /// The PostgreSQL server the suite runs against (started by `scripts/test`).
 pub fn server_url() -> String {
@@ -199,6 +199,9 @@ pub struct TestSettings {
     pub resolution: Resolution,
     /// Browser origins allowed to call the API.
     pub cors_origins: Vec<reqwest::header::HeaderValue>,
+    /// The keys tokens are verified with (goalgraph's test secret unless a test adds an
+    /// identity provider).
+    pub keys: TokenKeys,
 }
 
 impl TestSettings {
@@ -208,7 +211,7 @@ impl TestSettings {
             bind: "127.0.0.1:0".parse().expect("address"),
             store: self.store.clone(),
             redis_url: self.redis_url.clone(),
-            keys: TokenKeys::new(SECRET),
+            keys: self.keys.clone(),
             limits: self.limits,
             pg_acquire_timeout: self.acquire_timeout,
             resolution: self.resolution,
@@ -236,6 +239,7 @@ impl TestSettings {
             direct_url: database_url,
             resolution: Resolution::Lean,
             cors_origins: Vec::new(),
+            keys: TokenKeys::new(SECRET),
         }
     }
 }
@@ -277,12 +281,12 @@ pub async fn serve_app(settings: TestSettings) -> TestApp {
     mongo.ensure_indexes().await.expect("indexes");
     TestApp {
         address,
+        keys: settings.keys.clone(),
         database_url: settings.direct_url.clone(),
         settings,
         client: reqwest::Client::new(),
         db,
         mongo,
-        keys: TokenKeys::new(SECRET),
         servers: std::sync::Mutex::new(vec![server]),
     }
 }

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod hostile;
 mod http_conventions;
+mod identity_provider;
 mod lean;
 mod limits;
 mod migrations;

@@ -3,12 +3,18 @@
 //! expiry, not-before, issuer and audience when configured) and resolved into the [`Viewer`]
 //! every query is scoped by.
 
+mod jwks;
+
+pub use jwks::{RefreshPolicy, load_jwks};
+
 use crate::store::pg::user_cache::{CachedUser, UserCache};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jwks::IdentityProviderKeys;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::domain::access::Viewer;
 use crate::domain::role::Role;
@@ -38,19 +44,13 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
-/// An identity provider's public key, from its JWKS.
-#[derive(Clone)]
-struct RsaKey {
-    kid: Option<String>,
-    key: DecodingKey,
-}
-
 /// Signs goalgraph's own tokens and verifies every accepted kind.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    rsa: Vec<RsaKey>,
+    /// The identity provider's keys, when RS256 tokens are accepted.
+    rsa: Option<Arc<IdentityProviderKeys>>,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -60,7 +60,7 @@ impl std::fmt::Debug for TokenKeys {
         write!(
             f,
             "TokenKeys(hs256 <secret>, {} rs256 keys, issuer {:?}, audience {:?})",
-            self.rsa.len(),
+            self.rsa.as_ref().map_or(0, |keys| keys.len()),
             self.issuer,
             self.audience
         )
@@ -73,7 +73,7 @@ impl TokenKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-            rsa: Vec::new(),
+            rsa: None,
             issuer: None,
             audience: None,
         }
@@ -91,25 +91,27 @@ impl TokenKeys {
         self
     }
 
-    /// Also accepts RS256 tokens signed by a key of `jwks` (RSA keys only; others are skipped).
+    /// Also accepts RS256 tokens signed by a key of the fixed set `jwks` (RSA keys only;
+    /// others are skipped).
     pub fn with_jwks(mut self, jwks: &JwkSet) -> Result<Self, String> {
-        for jwk in &jwks.keys {
-            if !matches!(
-                jwk.algorithm,
-                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
-            ) {
-                continue;
-            }
-            let key = DecodingKey::from_jwk(jwk).map_err(|err| format!("bad JWKS key: {err}"))?;
-            self.rsa.push(RsaKey {
-                kid: jwk.common.key_id.clone(),
-                key,
-            });
-        }
-        if self.rsa.is_empty() {
-            return Err("the JWKS holds no RSA key".into());
-        }
+        self.rsa = Some(Arc::new(IdentityProviderKeys::fixed(jwks)?));
         Ok(self)
+    }
+
+    /// Also accepts RS256 tokens signed by a key of the JWKS at `source` (a file path or an
+    /// `http(s)://` URL), read now and re-read as `policy` says.
+    pub async fn with_jwks_from(
+        mut self,
+        source: &str,
+        policy: RefreshPolicy,
+    ) -> Result<Self, String> {
+        self.rsa = Some(Arc::new(IdentityProviderKeys::load(source, policy).await?));
+        Ok(self)
+    }
+
+    /// How many times the JWKS source has been read (0 without one).
+    pub fn jwks_reads(&self) -> u64 {
+        self.rsa.as_ref().map_or(0, |keys| keys.reads())
     }
 
     /// A token for `user_id` in `tenant_id` acting with `role`, valid for `ttl_seconds`.
@@ -132,27 +134,37 @@ impl TokenKeys {
     /// Verifies signature, expiry, not-before, and issuer and audience when configured. The
     /// algorithm is pinned by the key: HS256 only with goalgraph's secret, RS256 only with a
     /// JWKS key, anything else (`none`, HS384, an RSA public key used as an HMAC secret) is
-    /// refused.
-    pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
+    /// refused. An RS256 token naming no key id is tried against every key of the set.
+    pub async fn verify(&self, token: &str) -> Result<Claims, AppError> {
         let invalid = || AppError::Unauthenticated("the token is invalid".into());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-        let key = match header.alg {
-            Algorithm::HS256 => &self.decoding,
+        let validation = self.validation(header.alg);
+        match header.alg {
+            Algorithm::HS256 => decode(token, &self.decoding, &validation),
             Algorithm::RS256 => {
-                let found = self.rsa.iter().find(|candidate| match &header.kid {
-                    Some(kid) => candidate.kid.as_deref() == Some(kid.as_str()),
-                    None => true,
-                });
-                &found.ok_or_else(invalid)?.key
+                let provider = self.rsa.as_ref().ok_or_else(invalid)?;
+                let mut outcome = Err(DecodeError::BadSignature);
+                for candidate in provider.candidates(header.kid.as_deref()).await {
+                    outcome = decode(token, &candidate.key, &validation);
+                    if !matches!(outcome, Err(DecodeError::BadSignature)) {
+                        break;
+                    }
+                }
+                outcome
             }
             _ => {
                 return Err(AppError::Unauthenticated(
                     "the token's algorithm is not accepted (use HS256 or RS256)".into(),
                 ));
             }
-        };
-        let mut validation = Validation::new(header.alg);
-        validation.algorithms = vec![header.alg];
+        }
+        .map_err(AppError::from)
+    }
+
+    /// What a token signed with `alg` must satisfy.
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.algorithms = vec![alg];
         validation.leeway = 5;
         validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
@@ -171,36 +183,43 @@ impl TokenKeys {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map(|data| data.claims)
-            .map_err(|err| {
-                use jsonwebtoken::errors::ErrorKind;
-                let reason = match err.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::ImmatureSignature => "the token is not valid yet",
-                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                    ErrorKind::InvalidAudience => "the token is not meant for this API",
-                    _ => "the token is invalid",
-                };
-                AppError::Unauthenticated(reason.into())
-            })
+        validation
     }
 }
 
-/// Reads a JWKS from a file path or an `http(s)://` URL.
-pub async fn load_jwks(source: &str) -> Result<JwkSet, String> {
-    let text = if source.starts_with("http://") || source.starts_with("https://") {
-        reqwest::get(source)
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|err| format!("cannot fetch the JWKS: {err}"))?
-            .text()
-            .await
-            .map_err(|err| format!("cannot read the JWKS: {err}"))?
-    } else {
-        std::fs::read_to_string(source).map_err(|err| format!("cannot read {source}: {err}"))?
-    };
-    serde_json::from_str(&text).map_err(|err| format!("the JWKS is not valid: {err}"))
+/// Why a token did not decode with one key.
+#[derive(Debug)]
+enum DecodeError {
+    /// Not signed by this key (another key of the set may have signed it).
+    BadSignature,
+    /// Signed by this key but refused, with the reason to tell the client.
+    Refused(&'static str),
+}
+
+impl From<DecodeError> for AppError {
+    fn from(err: DecodeError) -> Self {
+        let reason = match err {
+            DecodeError::BadSignature => "the token is invalid",
+            DecodeError::Refused(reason) => reason,
+        };
+        AppError::Unauthenticated(reason.into())
+    }
+}
+
+fn decode(token: &str, key: &DecodingKey, validation: &Validation) -> Result<Claims, DecodeError> {
+    jsonwebtoken::decode::<Claims>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|err| {
+            use jsonwebtoken::errors::ErrorKind;
+            DecodeError::Refused(match err.kind() {
+                ErrorKind::InvalidSignature => return DecodeError::BadSignature,
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                ErrorKind::InvalidAudience => "the token is not meant for this API",
+                _ => "the token is invalid",
+            })
+        })
 }
 
 fn now_seconds() -> u64 {
@@ -258,20 +277,20 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_issued_token_verifies_with_the_same_secret_only() {
+    #[tokio::test]
+    async fn an_issued_token_verifies_with_the_same_secret_only() {
         let keys = TokenKeys::new(b"secret-one");
         let token = keys.issue(3, 7, Role::Manager, 60);
-        let claims = keys.verify(&token).expect("valid");
+        let claims = keys.verify(&token).await.expect("valid");
         assert_eq!(
             (claims.tenant, claims.sub.as_str(), claims.role.as_str()),
             (3, "7", "manager")
         );
-        assert!(TokenKeys::new(b"secret-two").verify(&token).is_err());
+        assert!(TokenKeys::new(b"secret-two").verify(&token).await.is_err());
     }
 
-    #[test]
-    fn an_expired_token_is_refused() {
+    #[tokio::test]
+    async fn an_expired_token_is_refused() {
         let keys = TokenKeys::new(b"s");
         let claims = Claims {
             exp: 1,
@@ -281,7 +300,7 @@ mod tests {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
             .expect("encodes");
         assert!(matches!(
-            keys.verify(&token),
+            keys.verify(&token).await,
             Err(AppError::Unauthenticated(_))
         ));
     }
@@ -314,9 +333,9 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    const PRIVATE_PEM: &[u8] = include_bytes!("../tests/fixtures/rs256-test-private.pem");
-    const PUBLIC_PEM: &[u8] = include_bytes!("../tests/fixtures/rs256-test-public.pem");
-    const JWKS: &str = include_str!("../tests/fixtures/rs256-test-jwks.json");
+    const PRIVATE_PEM: &[u8] = include_bytes!("../../tests/fixtures/rs256-test-private.pem");
+    const PUBLIC_PEM: &[u8] = include_bytes!("../../tests/fixtures/rs256-test-public.pem");
+    const JWKS: &str = include_str!("../../tests/fixtures/rs256-test-jwks.json");
 
     fn rs256(claims: &Claims, kid: Option<&str>) -> String {
         let mut header = Header::new(Algorithm::RS256);
@@ -332,14 +351,14 @@ mod tests {
             .expect("rsa key")
     }
 
-    #[test]
-    fn a_token_not_valid_yet_is_refused() {
+    #[tokio::test]
+    async fn a_token_not_valid_yet_is_refused() {
         let keys = TokenKeys::new(b"s");
         let claims = Claims {
             nbf: Some(now_seconds() + 3600),
             ..claims_now()
         };
-        let refused = keys.verify(&hs256(&claims, b"s"));
+        let refused = keys.verify(&hs256(&claims, b"s")).await;
         assert_eq!(
             refused,
             Err(AppError::Unauthenticated(
@@ -348,19 +367,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn issuer_and_audience_are_required_when_configured() {
+    #[tokio::test]
+    async fn issuer_and_audience_are_required_when_configured() {
         let keys = TokenKeys::new(b"s")
             .with_issuer(Some("https://id.example".into()))
             .with_audience(Some("goalgraph".into()));
         let issued = keys.issue(1, 1, Role::Admin, 60);
-        assert!(keys.verify(&issued).is_ok());
+        assert!(keys.verify(&issued).await.is_ok());
         let right = Claims {
             iss: Some("https://id.example".into()),
             aud: Some("goalgraph".into()),
             ..claims_now()
         };
-        assert!(keys.verify(&hs256(&right, b"s")).is_ok());
+        assert!(keys.verify(&hs256(&right, b"s")).await.is_ok());
         for wrong in [
             Claims {
                 iss: Some("https://evil.example".into()),
@@ -379,17 +398,20 @@ mod tests {
                 ..right.clone()
             },
         ] {
-            assert!(keys.verify(&hs256(&wrong, b"s")).is_err(), "{wrong:?}");
+            assert!(
+                keys.verify(&hs256(&wrong, b"s")).await.is_err(),
+                "{wrong:?}"
+            );
         }
     }
 
-    #[test]
-    fn alg_none_and_other_algorithms_are_refused() {
+    #[tokio::test]
+    async fn alg_none_and_other_algorithms_are_refused() {
         let keys = TokenKeys::new(b"s");
         let payload = b64(&serde_json::to_vec(&claims_now()).expect("json"));
         for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#] {
             let unsigned = format!("{}.{payload}.", b64(header.as_bytes()));
-            assert!(keys.verify(&unsigned).is_err(), "{header}");
+            assert!(keys.verify(&unsigned).await.is_err(), "{header}");
         }
         let hs384 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS384),
@@ -397,32 +419,74 @@ mod tests {
             &EncodingKey::from_secret(b"s"),
         )
         .expect("encodes");
-        assert!(keys.verify(&hs384).is_err());
+        assert!(keys.verify(&hs384).await.is_err());
     }
 
-    #[test]
-    fn rs256_tokens_verify_against_the_jwks() {
+    #[tokio::test]
+    async fn rs256_tokens_verify_against_the_jwks() {
         let keys = with_idp();
         assert!(
             keys.verify(&rs256(&claims_now(), Some("test-key-1")))
+                .await
                 .is_ok()
         );
-        assert!(keys.verify(&rs256(&claims_now(), None)).is_ok());
-        assert!(keys.verify(&rs256(&claims_now(), Some("unknown"))).is_err());
+        assert!(keys.verify(&rs256(&claims_now(), None)).await.is_ok());
+        assert!(
+            keys.verify(&rs256(&claims_now(), Some("unknown")))
+                .await
+                .is_err()
+        );
         // Without a JWKS, RS256 is not accepted at all.
         assert!(
             TokenKeys::new(b"goalgraph-secret")
                 .verify(&rs256(&claims_now(), None))
+                .await
                 .is_err()
         );
     }
 
-    #[test]
-    fn the_rsa_public_key_used_as_an_hmac_secret_is_refused() {
+    #[tokio::test]
+    async fn a_token_without_kid_is_tried_against_every_key() {
+        let both: JwkSet = serde_json::from_str(&format!(
+            r#"{{"keys":[{},{}]}}"#,
+            first_key(JWKS),
+            first_key(include_str!("../../tests/fixtures/rs256-test-jwks-2.json"))
+        ))
+        .expect("jwks");
+        let keys = TokenKeys::new(b"s").with_jwks(&both).expect("rsa keys");
+        let second = EncodingKey::from_rsa_pem(include_bytes!(
+            "../../tests/fixtures/rs256-test-private-2.pem"
+        ))
+        .expect("private key");
+        let signed_by_second =
+            jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims_now(), &second)
+                .expect("encodes");
+        assert!(keys.verify(&signed_by_second).await.is_ok());
+        // An expired token signed by the second key says so, whichever key was tried first.
+        let expired = Claims {
+            exp: 1,
+            iat: 0,
+            ..claims_now()
+        };
+        let expired = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &expired, &second)
+            .expect("encodes");
+        assert_eq!(
+            keys.verify(&expired).await,
+            Err(AppError::Unauthenticated("the token has expired".into()))
+        );
+    }
+
+    fn first_key(jwks: &str) -> serde_json::Value {
+        let set: serde_json::Value = serde_json::from_str(jwks).expect("json");
+        set["keys"][0].clone()
+    }
+
+    #[tokio::test]
+    async fn the_rsa_public_key_used_as_an_hmac_secret_is_refused() {
         // Algorithm confusion: an attacker signs HS256 with the (public) RSA key as secret.
         let keys = with_idp();
         let forged = hs256(&claims_now(), PUBLIC_PEM);
-        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verify(&forged).await.is_err());
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some("test-key-1".into());
         let forged_with_kid = jsonwebtoken::encode(
@@ -431,7 +495,7 @@ mod tests {
             &EncodingKey::from_secret(PUBLIC_PEM),
         )
         .expect("encodes");
-        assert!(keys.verify(&forged_with_kid).is_err());
+        assert!(keys.verify(&forged_with_kid).await.is_err());
     }
 
     #[test]
