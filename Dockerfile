@@ -9,7 +9,8 @@ COPY assets ./assets
 # the query texts it includes).
 COPY benches ./benches
 COPY tests/fixtures ./tests/fixtures
-RUN cargo build --release --locked --bin goalgraph
+# Without the embedded development stores: the image always runs on configured ones.
+RUN cargo build --release --locked --no-default-features --bin goalgraph
 
 FROM debian:bookworm-slim
 RUN apt-get update \

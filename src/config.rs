@@ -62,8 +62,10 @@ pub enum Command {
     /// Print the GraphQL schema (SDL), or check schema.graphql against it.
     Schema(SchemaArgs),
     /// Run the embedded PostgreSQL alone until interrupted, printing its URL.
+    #[cfg(feature = "embedded-stores")]
     Postgres(PostgresArgs),
     /// Run the local MongoDB-compatible server (SecantusDB) alone until interrupted.
+    #[cfg(feature = "embedded-stores")]
     Mongodb(MongodbArgs),
     /// Compare a tenant's data in PostgreSQL and MongoDB, report differences, optionally repair.
     Reconcile(ReconcileArgs),
@@ -209,6 +211,10 @@ pub struct ServeArgs {
     /// `https://okr.example.com`; none by default.
     #[arg(long, env = "GOALGRAPH_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]
     pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// Start the embedded development stores even when bound to a non-loopback address
+    /// (otherwise `serve` refuses, so a deployment never runs on them by accident).
+    #[arg(long, env = "GOALGRAPH_EMBEDDED_STORES_ON_NETWORK")]
+    pub embedded_stores_on_network: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -269,6 +275,7 @@ pub struct SchemaArgs {
     pub check: Option<PathBuf>,
 }
 
+#[cfg(feature = "embedded-stores")]
 #[derive(Debug, Args)]
 pub struct PostgresArgs {
     /// Directory for the server's data.
@@ -302,6 +309,7 @@ pub fn jwt_secret(args: &SecretArgs, data_dir: &std::path::Path) -> std::io::Res
     Ok(secret.to_vec())
 }
 
+#[cfg(feature = "embedded-stores")]
 #[derive(Debug, Args)]
 pub struct MongodbArgs {
     /// Python venv holding SecantusDB (created and installed if missing).

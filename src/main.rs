@@ -8,12 +8,16 @@ use goalgraph::application::stores::{OpenStores, Opener};
 use goalgraph::application::{AnyError, Application, ServeSettings};
 use goalgraph::auth::TokenKeys;
 use goalgraph::config::{
-    self, Cli, Command, CreateTenantArgs, MongodbArgs, PostgresArgs, ReconcileArgs, SchemaArgs,
-    SeedArgs, ServeArgs, StoreArgs, TokenArgs,
+    self, Cli, Command, CreateTenantArgs, ReconcileArgs, SchemaArgs, SeedArgs, ServeArgs,
+    StoreArgs, TokenArgs,
 };
+#[cfg(feature = "embedded-stores")]
+use goalgraph::config::{MongodbArgs, PostgresArgs};
 use goalgraph::domain::role::Role;
+#[cfg(feature = "embedded-stores")]
 use goalgraph::store::embedded::EmbeddedPostgres;
 use goalgraph::store::mongo::MongoStore;
+#[cfg(feature = "embedded-stores")]
 use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::store::pg::{self, Db, PgOptions, org::NewUser, org::OrgRepo};
 use goalgraph::sync::reconcile::reconcile;
@@ -44,6 +48,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        #[cfg(feature = "embedded-stores")]
         Command::Mongodb(args) => mongodb(args).await,
         Command::Reconcile(args) => reconcile_tenant(args).await,
         Command::Seed(args) => seed(args).await,
@@ -64,6 +69,7 @@ async fn run(cli: Cli) -> Result<ExitCode, AnyError> {
         Command::Token(args) => token(args).await,
         Command::CreateTenant(args) => create_tenant(args).await,
         Command::Schema(args) => Ok(schema(args)),
+        #[cfg(feature = "embedded-stores")]
         Command::Postgres(args) => postgres(args).await,
     }
 }
@@ -84,6 +90,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
         pg_acquire_timeout: PgOptions::default().acquire_timeout,
         resolution: args.resolution(),
         cors_origins: args.cors_origins.clone(),
+        embedded_stores_on_network: args.embedded_stores_on_network,
         store: args.store,
         keys,
     })
@@ -102,6 +109,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
 }
 
 /// `goalgraph mongodb`: the local MongoDB-compatible server alone.
+#[cfg(feature = "embedded-stores")]
 async fn mongodb(args: MongodbArgs) -> Result<ExitCode, AnyError> {
     let storage = match &args.dir {
         Some(dir) => Storage::Directory(dir.clone()),
@@ -224,6 +232,7 @@ fn schema(args: SchemaArgs) -> ExitCode {
 }
 
 /// `goalgraph postgres`: the embedded PostgreSQL alone.
+#[cfg(feature = "embedded-stores")]
 async fn postgres(args: PostgresArgs) -> Result<ExitCode, AnyError> {
     let server = EmbeddedPostgres::start(&args.dir, args.port).await?;
     let url = server.url("postgres");

@@ -4,7 +4,11 @@
 //! future resolves. `main.rs` and the test harness both start servers through
 //! [`Application::build`] and [`Application::run_until`], replicas included.
 
+#[cfg(feature = "embedded-stores")]
+mod embedded;
 pub mod stores;
+#[cfg(not(feature = "embedded-stores"))]
+mod without_embedded;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,7 +24,11 @@ use crate::store::shared::SharedState;
 use crate::sync::activity::ActivityConsumer;
 use crate::sync::relay::OutboxRelay;
 use axum::http::HeaderValue;
+#[cfg(feature = "embedded-stores")]
+use embedded::EmbeddedServers;
 use stores::{OpenStores, Opener, bootstrap_first_tenant};
+#[cfg(not(feature = "embedded-stores"))]
+use without_embedded::EmbeddedServers;
 
 /// Any start-up or shutdown failure, shown to the operator as its message.
 pub type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +54,8 @@ pub struct ServeSettings {
     pub resolution: Resolution,
     /// Browser origins allowed to call the API (CORS); none when empty.
     pub cors_origins: Vec<HeaderValue>,
+    /// Start the embedded development stores even when bound to a non-loopback address.
+    pub embedded_stores_on_network: bool,
 }
 
 /// The PostgreSQL connection settings `serve` uses for `store`.
@@ -79,6 +89,7 @@ impl Application {
                         own, which a transaction pooler cannot give"
                 .into());
         }
+        refuse_embedded_stores_on_network(&settings)?;
         let options = serve_pg_options(store, settings.pg_acquire_timeout);
         let stores = OpenStores::open(store, options, Opener::Serve).await?;
         stores.ensure_indexes_in_background();
@@ -178,4 +189,27 @@ impl Application {
         stores.close().await?;
         Ok(served?)
     }
+}
+
+/// The embedded stores are for development: a server reachable from other machines must name
+/// real ones, unless told otherwise.
+fn refuse_embedded_stores_on_network(settings: &ServeSettings) -> Result<(), AnyError> {
+    let store = &settings.store;
+    let missing: Vec<&str> = [
+        (store.database_url.is_none(), "DATABASE_URL"),
+        (store.mongodb_uri.is_none(), "MONGODB_URI"),
+    ]
+    .into_iter()
+    .filter_map(|(missing, name)| missing.then_some(name))
+    .collect();
+    if missing.is_empty() || settings.bind.ip().is_loopback() || settings.embedded_stores_on_network
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to serve on {} with embedded development stores: set {} (or bind to          127.0.0.1, or set GOALGRAPH_EMBEDDED_STORES_ON_NETWORK=true to accept them)",
+        settings.bind,
+        missing.join(" and ")
+    )
+    .into())
 }

@@ -1,25 +1,17 @@
 //! Opening the two stores for `serve` and for the one-off subcommands: the configured
-//! servers, or the embedded ones under the data directory — started by this process when it
-//! owns the directory, or those of the `goalgraph serve` that does.
+//! servers, or the development ones of [`super::EmbeddedServers`] for a missing URL.
 
 use std::time::Duration;
 
 use crate::auth::TokenKeys;
 use crate::config::{Secret, StoreArgs};
 use crate::domain::role::Role;
-use crate::store::embedded::EmbeddedPostgres;
-use crate::store::instance::{self, Claim, InstanceLock, InstanceRecord};
 use crate::store::mongo::MongoStore;
-use crate::store::mongo::local_server::{LocalMongo, Storage};
 use crate::store::pg::org::{NewUser, OrgRepo};
 use crate::store::pg::{self, Db, PgOptions};
 
 use super::AnyError;
-
-/// The local MongoDB-compatible server's program name, as it shows in its command line.
-const LOCAL_MONGO_PROGRAM: &str = "secantusd";
-/// How long a subcommand waits for a starting `serve` to record where its databases are.
-const RECORD_WAIT: Duration = Duration::from_secs(60);
+use super::EmbeddedServers;
 
 /// Who opens the stores, which decides what happens when another process owns the data
 /// directory.
@@ -36,9 +28,8 @@ pub enum Opener {
 pub struct OpenStores {
     pub db: Db,
     pub mongo: MongoStore,
-    postgres: Option<EmbeddedPostgres>,
-    local_mongo: Option<LocalMongo>,
-    lock: Option<InstanceLock>,
+    /// The development servers this process started or found, when a store URL is missing.
+    embedded: Option<EmbeddedServers>,
 }
 
 impl OpenStores {
@@ -48,57 +39,13 @@ impl OpenStores {
         options: PgOptions,
         opener: Opener,
     ) -> Result<Self, AnyError> {
-        let embedded = store.database_url.is_none() || store.mongodb_uri.is_none();
         let (mut database_url, mut mongodb_uri) =
             (exposed(&store.database_url), exposed(&store.mongodb_uri));
-        let (mut postgres, mut local_mongo, mut lock) = (None, None, None);
-        if embedded {
-            match instance::claim(&store.data_dir)? {
-                Claim::Owned {
-                    lock: owned,
-                    leftover,
-                } => {
-                    reclaim(leftover).await?;
-                    if database_url.is_none() {
-                        let server = EmbeddedPostgres::start_reclaiming(
-                            &store.data_dir.join("postgres"),
-                            store.pg_port,
-                        )
-                        .await?;
-                        server.ensure_database("goalgraph").await?;
-                        database_url = Some(server.url("goalgraph"));
-                        postgres = Some(server);
-                    }
-                    if mongodb_uri.is_none() {
-                        let venv = store
-                            .mongodb_venv
-                            .clone()
-                            .unwrap_or_else(|| store.data_dir.join("venv"));
-                        let server = LocalMongo::start(
-                            &venv,
-                            Storage::Directory(store.data_dir.join("mongodb")),
-                        )
-                        .await?;
-                        mongodb_uri = Some(server.uri());
-                        local_mongo = Some(server);
-                    }
-                    lock = Some(owned);
-                }
-                Claim::Taken(record) => {
-                    let record = match (opener, record) {
-                        (Opener::Command, Some(record)) => record,
-                        (Opener::Command, None) => {
-                            instance::running_instance(&store.data_dir, RECORD_WAIT)
-                                .await
-                                .ok_or_else(|| in_use(store, None))?
-                        }
-                        (Opener::Serve, record) => return Err(in_use(store, record).into()),
-                    };
-                    database_url.get_or_insert(record.database_url);
-                    mongodb_uri.get_or_insert(record.mongodb_uri);
-                }
-            }
-        }
+        let embedded = if database_url.is_none() || mongodb_uri.is_none() {
+            Some(EmbeddedServers::open(store, opener, &mut database_url, &mut mongodb_uri).await?)
+        } else {
+            None
+        };
         let (Some(database_url), Some(mongodb_uri)) = (database_url, mongodb_uri) else {
             unreachable!("both stores are configured or embedded");
         };
@@ -114,27 +61,22 @@ impl OpenStores {
         let mongo = MongoStore::connect(&mongodb_uri, &store.mongodb_database)
             .await
             .map_err(|err| format!("cannot connect to MongoDB: {err}"))?;
-        if let (Some(lock), Opener::Serve) = (&lock, opener) {
-            lock.record(&InstanceRecord {
-                pid: std::process::id(),
-                database_url,
-                mongodb_uri,
-                mongodb_pid: local_mongo.as_ref().and_then(LocalMongo::pid),
-            })?;
+        if let (Some(embedded), Opener::Serve) = (&embedded, opener) {
+            embedded.record(database_url, mongodb_uri)?;
         }
         Ok(Self {
             db,
             mongo,
-            postgres,
-            local_mongo,
-            lock,
+            embedded,
         })
     }
 
     /// Whether PostgreSQL is the embedded one started by this process (its first start
     /// creates a tenant).
     pub fn started_postgres(&self) -> bool {
-        self.postgres.is_some()
+        self.embedded
+            .as_ref()
+            .is_some_and(EmbeddedServers::started_postgres)
     }
 
     /// Creates MongoDB's indexes in the background, retrying, so an unreachable MongoDB never
@@ -153,49 +95,20 @@ impl OpenStores {
     pub async fn close(self) -> Result<(), AnyError> {
         // Stop the driver's background workers before the runtime drops them mid-request.
         self.mongo.shutdown().await;
-        if let Some(local) = self.local_mongo {
-            local.stop().await?;
+        let mut embedded = self.embedded;
+        if let Some(embedded) = &mut embedded {
+            embedded.stop_mongo().await?;
         }
         self.db.close().await?;
-        if let Some(postgres) = self.postgres {
-            postgres.stop().await?;
-        }
-        if let Some(lock) = self.lock {
-            lock.clear();
+        if let Some(embedded) = embedded {
+            embedded.stop_postgres().await?;
         }
         Ok(())
     }
 }
 
-/// Stops the local MongoDB-compatible server a dead owner of the data directory recorded (the
-/// PostgreSQL it left is stopped by [`EmbeddedPostgres::start_reclaiming`]).
-async fn reclaim(leftover: Option<InstanceRecord>) -> Result<(), AnyError> {
-    if let Some(pid) = leftover.and_then(|record| record.mongodb_pid)
-        && instance::process_runs(pid, LOCAL_MONGO_PROGRAM)
-    {
-        tracing::warn!(
-            pid,
-            "stopping the MongoDB server a dead goalgraph left running"
-        );
-        instance::stop_process(pid, LOCAL_MONGO_PROGRAM, Duration::from_secs(20)).await?;
-    }
-    Ok(())
-}
-
 fn exposed(secret: &Option<Secret>) -> Option<String> {
     secret.as_ref().map(|secret| secret.expose().to_owned())
-}
-
-fn in_use(store: &StoreArgs, record: Option<InstanceRecord>) -> String {
-    let owner = record.map_or_else(
-        || "another goalgraph process".to_owned(),
-        |record| format!("goalgraph process {}", record.pid),
-    );
-    format!(
-        "the data directory {} is in use by {owner}; stop it first, or choose another \
-         --data-dir (GOALGRAPH_DATA_DIR)",
-        store.data_dir.display()
-    )
 }
 
 /// On the first start of an embedded database, creates a tenant with an admin and returns a

@@ -1,7 +1,9 @@
 //! Persistence: PostgreSQL (the source of truth) under `pg`, the embedded PostgreSQL used when
 //! no server is configured, and the per-request round-trip counters.
 
+#[cfg(feature = "embedded-stores")]
 pub mod embedded;
+#[cfg(feature = "embedded-stores")]
 pub mod instance;
 pub mod metrics;
 pub mod mongo;

@@ -53,7 +53,8 @@ fn copy_tree(from: &Path, to: &Path) {
 fn the_dockerfile_build_context_builds_the_binary() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("Dockerfile");
     assert!(
-        dockerfile.contains("RUN cargo build --release --locked --bin goalgraph"),
+        dockerfile
+            .contains("RUN cargo build --release --locked --no-default-features --bin goalgraph"),
         "the build command this test stands for changed"
     );
     // Under target/, so the build reuses the compiled dependencies.
@@ -66,9 +67,18 @@ fn the_dockerfile_build_context_builds_the_binary() {
     }
     // The Dockerfile's command, in the debug profile and with the suite's target directory
     // (so the dependencies are not compiled again): it loads the manifest with every target
-    // it declares and the lock file (--locked), then builds the binary from the context.
+    // it declares and the lock file (--locked), then builds the binary from the context
+    // without the embedded development stores. (It replaces target/debug/goalgraph: the next
+    // `cargo build` links the default one back.)
     let output = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--locked", "--offline", "--bin", "goalgraph"])
+        .args([
+            "build",
+            "--locked",
+            "--offline",
+            "--no-default-features",
+            "--bin",
+            "goalgraph",
+        ])
         .env("CARGO_TARGET_DIR", root().join("target"))
         .current_dir(&context)
         .output()
@@ -77,6 +87,82 @@ fn the_dockerfile_build_context_builds_the_binary() {
         output.status.success(),
         "cargo cannot load the manifest in the Dockerfile's context ({copies:?}):\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    // The image's binary has no development stores: it asks for real ones.
+    let binary = root().join("target").join("debug").join("goalgraph");
+    let served = std::process::Command::new(&binary)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("MONGODB_URI")
+        .env(
+            "GOALGRAPH_JWT_SECRET",
+            "a-secret-that-is-long-enough-for-hs256",
+        )
+        .env("GOALGRAPH_DATA_DIR", context.join("data"))
+        .output()
+        .expect("run the image's binary");
+    let said = String::from_utf8_lossy(&served.stderr);
+    assert!(!served.status.success());
+    assert!(
+        said.contains("built without embedded stores") && said.contains("DATABASE_URL"),
+        "{said}"
+    );
+    let subcommands = std::process::Command::new(&binary)
+        .arg("--help")
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&subcommands.stdout);
+    assert!(
+        help.contains("serve") && !help.contains("postgres"),
+        "{help}"
+    );
+}
+
+/// `goalgraph serve` bound to every interface without store URLs, with `environment`.
+fn serve_on_the_network(data_dir: &Path, environment: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"))
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("MONGODB_URI")
+        .env_remove("GOALGRAPH_EMBEDDED_STORES_ON_NETWORK")
+        .env(
+            "GOALGRAPH_JWT_SECRET",
+            "a-secret-that-is-long-enough-for-hs256",
+        )
+        .env("GOALGRAPH_DATA_DIR", data_dir)
+        .envs(environment.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("goalgraph serve")
+}
+
+#[test]
+fn serve_on_a_network_address_refuses_the_embedded_stores() {
+    let data_dir = std::env::temp_dir().join(format!("gg-network-{}", std::process::id()));
+    let refused = serve_on_the_network(&data_dir, &[])
+        .wait_with_output()
+        .expect("exits");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("refusing to serve on 0.0.0.0:0 with embedded development stores")
+            && said.contains("DATABASE_URL and MONGODB_URI")
+            && said.contains("GOALGRAPH_EMBEDDED_STORES_ON_NETWORK"),
+        "{said}"
+    );
+    assert!(
+        !data_dir.join("postgres").exists(),
+        "nothing was started before refusing"
+    );
+    // With one store configured, the message names only the other.
+    let half = serve_on_the_network(&data_dir, &[("DATABASE_URL", "postgres://db.internal/x")])
+        .wait_with_output()
+        .expect("exits");
+    let said = String::from_utf8_lossy(&half.stderr);
+    assert!(
+        said.contains("set MONGODB_URI (or bind") && !said.contains("DATABASE_URL and"),
+        "{said}"
     );
 }
 

@@ -216,6 +216,7 @@ impl TestSettings {
             pg_acquire_timeout: self.acquire_timeout,
             resolution: self.resolution,
             cors_origins: self.cors_origins.clone(),
+            embedded_stores_on_network: false,
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod goal_templates;
 pub mod goal_trees;
 pub mod goal_updates;
+#[cfg(feature = "embedded-stores")]
 pub mod local_server;
 
 use mongodb::event::EventHandler;
