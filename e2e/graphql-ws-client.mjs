@@ -24,7 +24,8 @@ const client = createClient({
 });
 client.subscribe(
   {
-    query: 'subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status } }',
+    query:
+      'subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status objective { __typename id progress status } } }',
     variables: { under },
   },
   {

@@ -170,7 +170,13 @@ function setLive(mode, detail) {
   live.title = detail || "";
 }
 
+// Close codes after which reconnecting cannot help: the token was refused or has expired
+// (4403: a fresh token is needed), or the protocol was broken (4400, 4401, 4409, 4429).
+const FATAL_CLOSES = new Set([4400, 4401, 4403, 4409, 4429]);
+const isFatalClose = (event) => FATAL_CLOSES.has(event?.code);
+
 function connect() {
+  if (state.client) state.client.dispose();
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql/ws`;
   let connectedBefore = false;
   state.client = graphqlWs.createClient({
@@ -178,7 +184,7 @@ function connect() {
     connectionParams: () => ({ authorization: `Bearer ${state.token}` }),
     lazy: false,
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    shouldRetry: (event) => !isFatalClose(event),
     // Exponential backoff with full jitter, capped at 30 s: tabs that lost the server together
     // do not all come back in the same instant.
     retryWait: (retries) => new Promise((resolve) => {
@@ -192,9 +198,10 @@ function connect() {
         if (connectedBefore) refreshVisible();
         connectedBefore = true;
       },
-      closed: () => {
+      closed: (event) => {
         state.connected = false;
-        setLive("reconnecting");
+        if (isFatalClose(event)) setLive("refused", event.reason || `closed (${event.code})`);
+        else setLive("reconnecting");
       },
     },
   });
@@ -207,18 +214,20 @@ function subscribe(objectiveId) {
   // The client re-sends the subscription after every reconnection by itself.
   state.unsubscribe = state.client.subscribe(
     {
-      query: "subscription($under: ID!) { progressChanged(under: $under) { objectiveId progress status } }",
+      query: "subscription($under: ID!) { progressChanged(under: $under) { objective { id progress status } } }",
       variables: { under: objectiveId },
     },
     {
       next: (result) => {
-        if (result.data) applyChange(result.data.progressChanged);
+        if (result.data) applyChange(result.data.progressChanged.objective);
       },
       error: (error) => {
         const refusal = Array.isArray(error) ? error.map((e) => e.message).join("; ") : null;
         if (refusal) {
           state.refused = true;
           setLive("refused", refusal);
+        } else if (isFatalClose(error)) {
+          setLive("refused", error.reason || `closed (${error.code})`);
         } else {
           setLive("reconnecting");
         }
@@ -229,25 +238,26 @@ function subscribe(objectiveId) {
   setLive(state.connected ? "live" : "reconnecting");
 }
 
-function applyChange(change) {
-  for (const item of document.querySelectorAll(`li.node[data-id="${CSS.escape(change.objectiveId)}"]`)) {
+// An objective's new progress and status (from an event or a re-read) on every row showing it.
+function applyChange(objective) {
+  for (const item of document.querySelectorAll(`li.node[data-id="${CSS.escape(objective.id)}"]`)) {
     const row = item.querySelector(":scope > .row");
-    row.querySelector(".fill").style.width = percent(change.progress);
-    row.querySelector(".bar").setAttribute("aria-valuenow", Math.round(change.progress * 100));
-    row.querySelector(".pct").textContent = percent(change.progress);
+    row.querySelector(".fill").style.width = percent(objective.progress);
+    row.querySelector(".bar").setAttribute("aria-valuenow", Math.round(objective.progress * 100));
+    row.querySelector(".pct").textContent = percent(objective.progress);
     const status = row.querySelector(".status");
-    status.className = `status ${change.status}`;
-    status.textContent = statusLabel(change.status);
+    status.className = `status ${objective.status}`;
+    status.textContent = statusLabel(objective.status);
     row.classList.remove("flash");
     void row.offsetWidth; // restart the animation
     row.classList.add("flash");
   }
-  if (state.openObjective === change.objectiveId) {
-    openDetails(change.objectiveId);
+  if (state.openObjective === objective.id) {
+    openDetails(objective.id);
     // A check-in's note reaches the notes store through the relay a moment after the
     // progress change: read the panel once more shortly after.
     clearTimeout(state.detailsTimer);
-    state.detailsTimer = setTimeout(() => openDetails(change.objectiveId), 1000);
+    state.detailsTimer = setTimeout(() => openDetails(objective.id), 1000);
   }
 }
 
@@ -257,7 +267,7 @@ async function refreshVisible() {
   const data = await gql("query($ids: [ID!]!) { nodes(ids: $ids) { ... on Objective { id progress status } } }",
     { ids: ids.slice(0, 100) });
   for (const node of data.nodes) {
-    if (node && node.id) applyChange({ objectiveId: node.id, progress: node.progress, status: node.status });
+    if (node && node.id) applyChange(node);
   }
 }
 

@@ -46,14 +46,10 @@ where
     T: Send + Sync + 'static,
 {
     viewer(ctx)?;
-    // Loaders are registered per POST request; a WebSocket connection carries subscriptions.
+    // Every authenticated request gets its loaders (`loaders::register`), over HTTP and
+    // WebSocket alike.
     ctx.data_opt::<RequestLoader<T>>()
-        .ok_or_else(|| AppError::BadUserInput {
-            message: "send queries and mutations to POST /graphql; /graphql/ws carries \
-                      subscriptions"
-                .into(),
-            field: None,
-        })
+        .ok_or_else(|| AppError::Internal("the request's loaders are not registered".into()))
 }
 
 /// Loads many values through loader `T` in one batch (priming its cache).

@@ -5,15 +5,17 @@ use super::scalars::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject, Subscription};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::context::{decode_id, encode_id, stores, viewer};
+use super::context::{decode_id, encode_id, load_one, stores, viewer};
 use super::enums::ObjectiveStatus;
+use super::objective::Objective;
 use crate::domain::access::Viewer;
 use crate::domain::global_id::NodeKind;
 use crate::error::AppError;
+use crate::loaders::ObjectiveById;
 use crate::store::pg::progress_feed::{ProgressFeed, ProgressNotice};
 
 /// How long a new subscription waits for this replica's listener to be listening.
@@ -21,9 +23,12 @@ const LISTENER_WAIT: Duration = Duration::from_secs(5);
 
 /// An objective's progress or status after a committed write.
 #[derive(SimpleObject, Debug, Clone, PartialEq)]
+#[graphql(complex)]
 pub struct ProgressChange {
-    /// The objective that changed.
+    /// The objective that changed (its global ID; `objective` is the object itself).
     objective_id: ID,
+    #[graphql(skip)]
+    objective_row_id: i64,
     /// Its ancestors' IDs, root first.
     ancestor_ids: Vec<ID>,
     /// Its rolled-up progress now, 0..1.
@@ -40,6 +45,7 @@ impl ProgressChange {
         let status = notice.status;
         Some(Self {
             objective_id: encode_id(NodeKind::Objective, notice.objective_id),
+            objective_row_id: notice.objective_id,
             ancestor_ids: notice
                 .ancestors_visible_to(viewer)
                 .map(|id| encode_id(NodeKind::Objective, id))
@@ -48,6 +54,19 @@ impl ProgressChange {
             status: status.into(),
             occurred_at: Timestamp(notice.at),
         })
+    }
+}
+
+#[ComplexObject]
+impl ProgressChange {
+    /// The objective that changed, read when the event is sent and with your visibility, so a
+    /// normalised client cache (Apollo, urql, Relay) updates the objective it holds under this
+    /// ID with whatever fields you select.
+    async fn objective(&self, ctx: &Context<'_>) -> async_graphql::Result<Objective> {
+        load_one::<ObjectiveById, _>(ctx, self.objective_row_id)
+            .await?
+            .map(Objective)
+            .ok_or_else(|| AppError::NotFound { what: "objective" }.into())
     }
 }
 

@@ -494,9 +494,12 @@ enum Prepared {
 impl Prepared {
     fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
         match self {
-            Prepared::Viewer(viewer) => {
-                loaders::register(request.data(*viewer), &state.stores, *viewer)
-            }
+            Prepared::Viewer(viewer) => loaders::register(
+                request.data(*viewer),
+                &state.stores,
+                *viewer,
+                loaders::LoaderCache::PerRequest,
+            ),
             Prepared::Anonymous => request,
         }
     }

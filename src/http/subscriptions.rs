@@ -37,6 +37,7 @@ use crate::domain::access::Viewer;
 use crate::error::{AppError, code};
 use crate::graphql::limits::rejection;
 use crate::http::negotiation::not_executed;
+use crate::loaders::{self, LoaderCache};
 
 /// The subprotocol spoken.
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -243,6 +244,8 @@ impl Connection {
         }
         let mut data = Data::default();
         data.insert(*viewer);
+        // Every event reads the objects it carries afresh, with the subscriber's visibility.
+        let request = loaders::register(request, &self.state.stores, *viewer, LoaderCache::Off);
         let results = self
             .state
             .schema

@@ -75,39 +75,52 @@ impl Stores {
     }
 }
 
+/// Whether a request's loaders keep what they load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoaderCache {
+    /// For the request's lifetime (loaders are built per request, so the cache never serves
+    /// one viewer's rows to another); it lets list fields prime their items' relations.
+    PerRequest,
+    /// Not at all: a subscription lives for many events, each of which must read what is
+    /// current (loads are still batched).
+    Off,
+}
+
 /// Adds every loader, scoped to `viewer`, to a request's data.
 pub fn register(
     request: async_graphql::Request,
     stores: &Stores,
     viewer: Viewer,
+    cache: LoaderCache,
 ) -> async_graphql::Request {
-    fn loader<T>(inner: T) -> DataLoader<T, HashMapCache> {
-        // The cache is per request (loaders are built per request), so it never serves one
-        // viewer's rows to another; it lets list fields prime their items' relations.
-        DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
-            .max_batch_size(MAX_BATCH)
+    let keep = cache == LoaderCache::PerRequest;
+    fn loader<T>(inner: T, keep: bool) -> DataLoader<T, HashMapCache> {
+        let loader = DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
+            .max_batch_size(MAX_BATCH);
+        loader.enable_all_cache(keep);
+        loader
     }
     let s = stores;
     request
-        .data(loader(ObjectiveById::new(s, viewer)))
-        .data(loader(ChildrenOf::new(s, viewer)))
-        .data(loader(DescendantsOf::new(s, viewer)))
-        .data(loader(AncestorsOf::new(s, viewer)))
-        .data(loader(CheckInById::new(s, viewer)))
-        .data(loader(KeyResultsOf::new(s, viewer)))
-        .data(loader(KeyResultById::new(s, viewer)))
-        .data(loader(MilestonesOf::new(s, viewer)))
-        .data(loader(MilestoneById::new(s, viewer)))
-        .data(loader(CheckInsOf::new(s, viewer)))
-        .data(loader(TeamById::new(s, viewer)))
-        .data(loader(SubTeamsOf::new(s, viewer)))
-        .data(loader(UserById::new(s, viewer)))
-        .data(loader(UsersOfTeam::new(s, viewer)))
-        .data(loader(CycleById::new(s, viewer)))
-        .data(loader(GoalTreeOf::new(s, viewer)))
-        .data(loader(UpdatesOf::new(s, viewer)))
-        .data(loader(LatestUpdateOfKeyResult::new(s, viewer)))
-        .data(loader(ActivityOf::new(s, viewer)))
+        .data(loader(ObjectiveById::new(s, viewer), keep))
+        .data(loader(ChildrenOf::new(s, viewer), keep))
+        .data(loader(DescendantsOf::new(s, viewer), keep))
+        .data(loader(AncestorsOf::new(s, viewer), keep))
+        .data(loader(CheckInById::new(s, viewer), keep))
+        .data(loader(KeyResultsOf::new(s, viewer), keep))
+        .data(loader(KeyResultById::new(s, viewer), keep))
+        .data(loader(MilestonesOf::new(s, viewer), keep))
+        .data(loader(MilestoneById::new(s, viewer), keep))
+        .data(loader(CheckInsOf::new(s, viewer), keep))
+        .data(loader(TeamById::new(s, viewer), keep))
+        .data(loader(SubTeamsOf::new(s, viewer), keep))
+        .data(loader(UserById::new(s, viewer), keep))
+        .data(loader(UsersOfTeam::new(s, viewer), keep))
+        .data(loader(CycleById::new(s, viewer), keep))
+        .data(loader(GoalTreeOf::new(s, viewer), keep))
+        .data(loader(UpdatesOf::new(s, viewer), keep))
+        .data(loader(LatestUpdateOfKeyResult::new(s, viewer), keep))
+        .data(loader(ActivityOf::new(s, viewer), keep))
 }
 
 /// Rows keyed by their own id.

@@ -188,6 +188,8 @@ pub fn redis_url() -> String {
 /// How a test's API is configured: `goalgraph serve`'s settings on the test's databases.
 #[derive(Clone)]
 pub struct TestSettings {
+    /// Where to listen (a free loopback port unless a test needs a given one).
+    pub bind: std::net::SocketAddr,
     /// Where the data lives (both stores configured, nothing embedded).
     pub store: StoreArgs,
     pub limits: RequestLimits,
@@ -205,10 +207,10 @@ pub struct TestSettings {
 }
 
 impl TestSettings {
-    /// `goalgraph serve`'s settings for these, on a free loopback port.
+    /// `goalgraph serve`'s settings for these.
     pub fn serve_settings(&self) -> ServeSettings {
         ServeSettings {
-            bind: "127.0.0.1:0".parse().expect("address"),
+            bind: self.bind,
             store: self.store.clone(),
             redis_url: self.redis_url.clone(),
             keys: self.keys.clone(),
@@ -223,6 +225,7 @@ impl TestSettings {
     /// Defaults on PostgreSQL database `database_url` and MongoDB database `name`.
     pub fn new(database_url: String, mongo_uri: &str, name: &str) -> Self {
         Self {
+            bind: "127.0.0.1:0".parse().expect("address"),
             store: StoreArgs {
                 database_url: Some(database_url.clone().into()),
                 data_dir: std::env::temp_dir().join(format!("gg-unused-{name}")),
@@ -357,6 +360,15 @@ impl TestApp {
             let _ = server.stop.send(true);
         }
         for server in stopped {
+            server.task.await.expect("server task");
+        }
+    }
+
+    /// Stops the server started last (as on SIGTERM); the others keep running.
+    pub async fn stop_last(&self) {
+        let last = self.servers.lock().expect("servers").pop();
+        if let Some(server) = last {
+            let _ = server.stop.send(true);
             server.task.await.expect("server task");
         }
     }

@@ -117,3 +117,36 @@ async fn every_response_carries_a_request_id_and_readiness_checks_both_stores() 
         )
     );
 }
+
+#[tokio::test]
+async fn the_playground_runs_subscriptions_in_a_browser() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("playground-live").await;
+    let root = app.objective(&tenant.admin, "root", None).await;
+    let kr = app.key_result(&tenant.admin, &root, 0.0, 100.0, 1.0).await;
+    let e2e = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    // Async, so this test's runtime keeps serving the page while the browser runs.
+    let output = tokio::process::Command::new("node")
+        .arg(e2e.join("playground-subscription.mjs"))
+        .current_dir(&e2e)
+        .env("GOALGRAPH_URL", &app.address)
+        .env("GOALGRAPH_TOKEN", &tenant.admin.token)
+        .env("ROOT_ID", &root)
+        .env("KEY_RESULT_ID", &kr)
+        .output()
+        .await
+        .expect("node (scripts/test installs e2e/node_modules and chromium)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "playground subscription failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let event: serde_json::Value = serde_json::from_str(stdout.trim()).expect("event JSON");
+    assert_eq!(
+        event["data"]["progressChanged"]["objective"]["id"],
+        root.as_str(),
+        "{event}"
+    );
+    assert!(event["data"]["progressChanged"]["objective"]["progress"].as_f64() > Some(0.0));
+}

@@ -15,7 +15,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use crate::helpers::{Actor, TestApp, spawn_app};
 
 const SUBSCRIPTION: &str = "subscription($under: ID!) { progressChanged(under: $under) { \
-     objectiveId ancestorIds progress status occurredAt } }";
+     objectiveId ancestorIds progress status occurredAt \
+     objective { id title progress keyResults { currentValue } } } }";
 
 /// A graphql-transport-ws client with one subscription.
 pub(crate) struct Subscriber {
@@ -159,6 +160,17 @@ async fn a_check_in_on_one_replica_reaches_a_subscriber_on_another_in_order() {
         );
         assert_eq!(first["ancestorIds"], json!([root, team]));
         assert_eq!(first["status"], "DRAFT");
+        // The event carries the objective itself, read afresh for every event (a cache kept
+        // across events would show the first round's progress).
+        for (event, title) in [(&first, "Squad"), (&second, "Team"), (&third, "Company")] {
+            assert_eq!(event["objective"]["id"], event["objectiveId"]);
+            assert_eq!(event["objective"]["title"], title);
+            assert_eq!(event["objective"]["progress"], event["progress"]);
+        }
+        assert_eq!(
+            first["objective"]["keyResults"],
+            json!([{ "currentValue": value }])
+        );
     }
     eprintln!("subscription delivery across replicas (write sent -> first event): {delays:?}");
 }
@@ -397,9 +409,12 @@ async fn the_official_graphql_ws_client_receives_events_and_sees_4403() {
         }
     };
     assert_eq!(event["event"], "next", "{event}");
+    let change = &event["payload"]["data"]["progressChanged"];
+    assert_eq!(change["objectiveId"], root.as_str());
+    // What a normalised cache needs: the object under its ID with the selected fields.
     assert_eq!(
-        event["payload"]["data"]["progressChanged"]["objectiveId"],
-        root.as_str()
+        change["objective"],
+        json!({ "__typename": "Objective", "id": root, "progress": 0.42, "status": "DRAFT" })
     );
 
     // A bad token: the client sees the close code the protocol gives it, 4403.
