@@ -65,6 +65,10 @@ pub struct AppState {
     pub users: UserCache,
     /// Browser origins allowed to call the API (CORS); none unless configured.
     pub cors_origins: Vec<HeaderValue>,
+    /// Becomes true when the server starts shutting down: open WebSockets close with 1001
+    /// (the HTTP server's graceful shutdown does not wait for upgraded connections).
+    pub going_away: tokio::sync::watch::Receiver<bool>,
+    going_away_sender: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -79,6 +83,7 @@ impl AppState {
     ) -> Self {
         let stores = Stores::new(db, mongo);
         let users = feed.users().clone();
+        let (going_away_sender, going_away) = tokio::sync::watch::channel(false);
         Self {
             schema: CheckedSchema::new(build_schema(stores.clone(), feed, resolution)),
             stores,
@@ -88,7 +93,14 @@ impl AppState {
             shared: SharedState::local(),
             users,
             cors_origins: Vec::new(),
+            going_away,
+            going_away_sender: Arc::new(going_away_sender),
         }
+    }
+
+    /// Tells open WebSockets the server is going away.
+    pub fn announce_shutdown(&self) {
+        self.going_away_sender.send_replace(true);
     }
 
     /// The same state allowing browser calls from `origins` (CORS).
@@ -184,7 +196,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let announcer = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            announcer.announce_shutdown();
+        })
         .await
 }

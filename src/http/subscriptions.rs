@@ -129,8 +129,17 @@ impl Connection {
         let mut expiry = Box::pin(tokio::time::sleep(Duration::MAX / 4));
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.tick().await;
+        let mut shutdown = self.state.going_away.clone();
+        let going_away = async move {
+            let _ = shutdown.wait_for(|going| *going).await;
+        };
+        tokio::pin!(going_away);
         let closing = loop {
             tokio::select! {
+                () = &mut going_away => {
+                    // Clients reconnect (to another replica) after 1001.
+                    break Some(Closing::new(1001, "The server is shutting down"));
+                }
                 () = &mut init_deadline, if self.session.is_none() => {
                     break Some(Closing::new(4408, "Connection initialisation timeout"));
                 }

@@ -135,3 +135,82 @@ async fn a_check_in_moves_the_bars_of_an_open_dashboard() {
     );
     assert!(screenshot.exists());
 }
+
+/// The dashboard driver's next step line, after which it waits for ours.
+async fn next_step(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Value {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the dashboard driver went quiet")
+        .expect("read")
+        .expect("the dashboard driver ended (see its stderr)");
+    serde_json::from_str(&line).expect("step JSON")
+}
+
+#[tokio::test]
+async fn the_live_indicator_shows_reconnecting_and_refused_states() {
+    use goalgraph::domain::role::Role;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let tenant = app.tenant("indicator").await;
+    let admin = &tenant.admin;
+    let root = app.objective(admin, "Company", None).await;
+    let kr = app.key_result(admin, &root, 0.0, 100.0, 1.0).await;
+    app.check_in(admin, &kr, 10.0).await.data("/checkIn");
+    // The browser talks to a replica, which the test stops and starts again on its address.
+    let replica = app.replica().await;
+    let bind: std::net::SocketAddr = replica
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let short_token = app.keys.issue(tenant.id, admin.id, Role::Admin, 6);
+
+    let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    let mut driver = tokio::process::Command::new("node")
+        .arg(e2e.join("dashboard-states.mjs"))
+        .current_dir(&e2e)
+        .env("GOALGRAPH_URL", &replica)
+        .env("GOALGRAPH_TOKEN", &admin.token)
+        .env("SHORT_TOKEN", &short_token)
+        .env("ROOT_ID", &root)
+        .env("ROOT_AFTER", "70")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (scripts/test installs e2e/node_modules and chromium)");
+    let mut to_driver = driver.stdin.take().expect("stdin");
+    let mut lines = tokio::io::BufReader::new(driver.stdout.take().expect("stdout")).lines();
+
+    assert_eq!(next_step(&mut lines).await["indicator"], "● live");
+    app.stop_last().await;
+    to_driver.write_all(b"stopped\n").await.expect("write");
+    let reconnecting = next_step(&mut lines).await;
+    assert_eq!(reconnecting["indicator"], "connecting…", "{reconnecting}");
+    // A change made while the dashboard was away shows once it is back.
+    app.check_in(admin, &kr, 70.0).await.data("/checkIn");
+    app.replica_with(|settings| settings.bind = bind).await;
+    to_driver.write_all(b"restarted\n").await.expect("write");
+    let back = next_step(&mut lines).await;
+    assert_eq!(back["indicator"], "● live", "{back}");
+    to_driver.write_all(b"go on\n").await.expect("write");
+
+    let refused = next_step(&mut lines).await;
+    assert_eq!(
+        refused["indicator"], "not live: Forbidden: the token expired; reconnect with a fresh one",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["sockets"], 1,
+        "no reconnection after 4403: {refused}"
+    );
+    to_driver.write_all(b"done\n").await.expect("write");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), driver.wait())
+        .await
+        .expect("the dashboard driver exits")
+        .expect("driver status");
+    assert!(status.success());
+}

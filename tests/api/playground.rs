@@ -17,7 +17,7 @@ async fn the_playground_loads_every_asset_from_the_api_itself() {
     assert!(page.contains("GraphiQL"));
     let external: Vec<&str> = page
         .split(['"', '\''])
-        .filter(|s| s.starts_with("http") || s.starts_with("//"))
+        .filter(|s| s.starts_with("http://") || s.starts_with("https://") || s.starts_with("//"))
         .collect();
     assert!(
         external.is_empty(),

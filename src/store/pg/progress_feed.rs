@@ -273,6 +273,7 @@ async fn listen(
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
+            Err(_) if pool.is_closed() => return,
             Err(error) => {
                 tracing::warn!(%error, "progress feed: cannot connect; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
