@@ -125,7 +125,7 @@ async function openDetails(objectiveId) {
     `query($id: ID!) { objective(id: $id) {
        id title status progress owner { name } team { name }
        keyResults { id title kind progress currentValue targetValue }
-       updates(first: 10) { body createdAt author { name } }
+       updatesConnection(first: 10) { nodes { body createdAt author { name } } }
      } }`,
     { id: objectiveId },
   );
@@ -137,8 +137,8 @@ async function openDetails(objectiveId) {
         el("div", {}, `${kr.title} — ${kr.currentValue ?? "no value yet"} / ${kr.targetValue} (${percent(kr.progress)})`),
         bar(kr.progress)))
     : [el("p", { class: "meta" }, "No key results.")];
-  const notes = o.updates.length
-    ? o.updates.map((note) => el("div", { class: "note" },
+  const notes = o.updatesConnection.nodes.length
+    ? o.updatesConnection.nodes.map((note) => el("div", { class: "note" },
         el("small", {}, `${note.author ? note.author.name : "someone"} · ${new Date(note.createdAt).toLocaleString()}`),
         note.body))
     : [el("p", { class: "meta" }, "No notes yet.")];

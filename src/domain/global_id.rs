@@ -84,9 +84,43 @@ impl GlobalId {
     }
 }
 
+/// The kind of progress notes in global IDs: they are documents, named by 24 hex digits (a
+/// MongoDB ObjectId) rather than a row number.
+pub const NOTE_KIND: &str = "GoalUpdate";
+
+/// The global ID of the note whose ObjectId is `hex`.
+pub fn encode_note(hex: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{NOTE_KIND}:{hex}"))
+}
+
+/// The ObjectId (24 lowercase hex digits) of a note's global ID, or of the bare ObjectId
+/// earlier releases handed out as the note's ID.
+pub fn decode_note(raw: &str) -> Option<String> {
+    let is_object_id = |text: &str| text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_object_id(raw) {
+        return Some(raw.to_ascii_lowercase());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let hex = text.strip_prefix(NOTE_KIND)?.strip_prefix(':')?;
+    is_object_id(hex).then(|| hex.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_id_round_trips_and_the_bare_object_id_is_still_accepted() {
+        let hex = "65a1b2c3d4e5f60718293a4b";
+        assert_eq!(decode_note(&encode_note(hex)).as_deref(), Some(hex));
+        assert_eq!(decode_note(hex).as_deref(), Some(hex));
+        assert_eq!(
+            decode_note(&GlobalId::new(NodeKind::Objective, 1).encode()),
+            None
+        );
+        assert_eq!(decode_note("not-a-note"), None);
+    }
 
     #[test]
     fn an_encoded_id_decodes_to_itself() {

@@ -20,9 +20,10 @@ pub struct GoalUpdate(pub goal_updates::GoalUpdate);
 /// A progress note or comment on an objective or key result (markdown).
 #[Object]
 impl GoalUpdate {
-    /// The note's ID.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_hex())
+    /// The note's global ID (`node(id:)` refetches it). Inputs also accept the bare
+    /// ObjectId that earlier releases returned here.
+    pub async fn id(&self) -> ID {
+        ID(crate::domain::global_id::encode_note(&self.0.id.to_hex()))
     }
 
     /// `note`, or `check_in` for a note given with a check-in.

@@ -1,6 +1,8 @@
 //! The `KeyResult` and `CheckIn` types.
 
-use super::connection::page_size;
+use super::connection::{
+    CheckInConnection, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, page_size,
+};
 use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Value};
 use ref_cast::RefCast;
@@ -13,7 +15,9 @@ use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
 use crate::error::AppResult;
-use crate::loaders::{CheckInsKey, CheckInsOf, LatestUpdateOfKeyResult, ObjectiveById, UserById};
+use crate::loaders::{
+    CheckInPagesOf, CheckInsKey, CheckInsOf, LatestUpdateOfKeyResult, ObjectiveById, UserById,
+};
 use crate::store::pg::entity::{check_in, key_result};
 
 /// The most check-ins one `checkIns` field returns.
@@ -133,8 +137,48 @@ impl KeyResultFields {
             .map(GoalUpdate))
     }
 
+    /// The check-ins, newest first, a page at a time (`first: 5` is the latest five).
+    #[graphql(
+        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    async fn check_ins_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
+    ) -> AppResult<CheckInConnection> {
+        let request = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
+        let page = request
+            .load_page::<CheckInPagesOf, _, _>(
+                ctx,
+                self.0.id,
+                |check_in| (check_in.created_at, check_in.id),
+                CheckIn,
+            )
+            .await?;
+        Ok(CheckInConnection(page))
+    }
+
     /// The latest check-ins, newest first.
-    #[graphql(complexity = "super::limits::paged(Some(last), 20, child_complexity)")]
+    #[graphql(
+        complexity = "super::limits::paged(Some(last), 20, child_complexity)",
+        deprecation = "Use checkInsConnection: cursors to page through the whole history."
+    )]
     async fn check_ins(
         &self,
         ctx: &Context<'_>,

@@ -5,7 +5,10 @@ use async_graphql::{Context, ID, Lookahead, Object, Value};
 use ref_cast::RefCast;
 use std::borrow::Borrow;
 
-use super::connection::{MAX_PAGE_SIZE, page_size};
+use super::connection::{
+    DEFAULT_PAGE_SIZE, GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection,
+    page_size,
+};
 use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
@@ -16,9 +19,9 @@ use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
 use crate::error::{AppError, AppResult};
 use crate::loaders::{
-    ActivityOf, AncestorsOf, ChildrenOf, CycleById, DescendantsOf, GoalTreeOf, KeyResultsOf,
-    LatestUpdateOfKeyResult, MilestonesOf, ObjectiveById, SubtreeKey, TeamById, UpdatesKey,
-    UpdatesOf, UserById,
+    ActivityOf, AncestorsOf, ChildrenOf, ChildrenPagesOf, CycleById, DescendantsOf, GoalTreeOf,
+    KeyResultsOf, LatestUpdateOfKeyResult, MilestonesOf, ObjectiveById, SubtreeKey, TeamById,
+    UpdatePagesOf, UpdatesKey, UpdatesOf, UserById,
 };
 use crate::store::pg::entity::objective;
 use crate::store::pg::tree;
@@ -249,6 +252,40 @@ impl ObjectiveFields {
             .map(Objective))
     }
 
+    /// The objectives aligned directly to this one (unarchived, visible to you), a page at a
+    /// time in id order: for an objective with very many children (`children` returns them
+    /// all).
+    #[graphql(
+        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    async fn children_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
+    ) -> AppResult<SubObjectiveConnection> {
+        let request = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
+        let page = request
+            .load_page::<ChildrenPagesOf, _, _>(ctx, self.0.id, |row| row.id, Objective)
+            .await?;
+        Ok(SubObjectiveConnection(page))
+    }
+
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
     #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> AppResult<SharedList<Objective>> {
@@ -347,8 +384,43 @@ impl ObjectiveFields {
         Ok(async_graphql::Json(fields))
     }
 
+    /// Progress notes and comments, newest first, a page at a time.
+    #[graphql(
+        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    async fn updates_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
+    ) -> AppResult<GoalUpdateConnection> {
+        let request = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
+        let page = request
+            .load_page::<UpdatePagesOf, _, _>(ctx, self.0.id, |note| note.id, GoalUpdate)
+            .await?;
+        Ok(GoalUpdateConnection(page))
+    }
+
     /// Progress notes and comments, newest first (`first` at most 100).
-    #[graphql(complexity = "super::limits::paged(Some(first), 20, child_complexity)")]
+    #[graphql(
+        complexity = "super::limits::paged(Some(first), 20, child_complexity)",
+        deprecation = "Use updatesConnection: opaque cursors in both directions, and pageInfo."
+    )]
     async fn updates(
         &self,
         ctx: &Context<'_>,

@@ -5,7 +5,8 @@ use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::connection::{
-    MAX_PAGE_SIZE, ObjectiveConnection, PageRequest, TeamConnection, UserConnection, page_size,
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ObjectiveConnection, PageRequest, SubObjectiveConnection,
+    TeamConnection, UserConnection, page_size,
 };
 use super::context::{decode_opt, load_many, load_one, loader, stores, viewer};
 use super::documents::GoalTemplate;
@@ -134,7 +135,7 @@ impl CoreQuery {
 
     /// Objectives visible to you, by id, a page at a time (`first` at most 100).
     #[graphql(
-        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
     )]
     async fn objectives(
         &self,
@@ -142,16 +143,31 @@ impl CoreQuery {
         #[graphql(desc = "Which objectives (every visible one when omitted).")] filter: Option<
             ObjectiveFilter,
         >,
-        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
     ) -> AppResult<ObjectiveConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(first, after.as_deref())?;
+        let page = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
         let filter = filter.unwrap_or_default();
         let store_filter = into_store_filter(ctx, viewer.tenant_id, filter).await?;
         let objectives = &stores(ctx).objectives;
         let (rows, total) = futures::try_join!(
-            objectives.page(&viewer, &store_filter, page.after, page.fetch_limit()),
+            objectives.page(&viewer, &store_filter, &page.window),
             when_selected(ctx, objectives.count(&viewer, &store_filter)),
         )?;
         prime(ctx, ctx.look_ahead().field("edges").field("node"), &rows).await?;
@@ -175,20 +191,35 @@ impl CoreQuery {
 
     /// The tenant's teams by id, a page at a time; `rootsOnly` keeps top-level units.
     #[graphql(
-        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
     )]
     async fn teams(
         &self,
         ctx: &Context<'_>,
         #[graphql(default, desc = "Only top-level units.")] roots_only: bool,
-        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
     ) -> AppResult<TeamConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(first, after.as_deref())?;
+        let page = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
         let org = &stores(ctx).org;
         let (rows, total) = futures::try_join!(
-            org.teams_page(viewer.tenant_id, roots_only, page.after, page.fetch_limit()),
+            org.teams_page(viewer.tenant_id, roots_only, &page.window),
             when_selected(ctx, org.teams_count(viewer.tenant_id, roots_only)),
         )?;
         Ok(TeamConnection(
@@ -198,19 +229,34 @@ impl CoreQuery {
 
     /// The tenant's users by id, a page at a time.
     #[graphql(
-        complexity = "super::limits::paged(first, super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
     )]
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The page size (20 when omitted, at most 100).")] first: Option<i32>,
-        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 100)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 100).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
     ) -> AppResult<UserConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(first, after.as_deref())?;
+        let page = PageRequest::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )?;
         let org = &stores(ctx).org;
         let (rows, total) = futures::try_join!(
-            org.users_page(viewer.tenant_id, page.after, page.fetch_limit()),
+            org.users_page(viewer.tenant_id, &page.window),
             when_selected(ctx, org.users_count(viewer.tenant_id)),
         )?;
         Ok(UserConnection(
@@ -229,9 +275,78 @@ impl CoreQuery {
     }
 
     /// Objectives anywhere below `under` whose custom fields match every condition (from
+    /// MongoDB's goal_trees by materialised-path prefix), in tree order, a page at a time.
+    /// Objectives you may not see are left out, so a page may hold fewer than asked.
+    /// Reflects the relay's latest state of the tree.
+    #[graphql(
+        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
+    )]
+    // Each argument is a GraphQL argument of the field: the API's shape, not a code smell.
+    #[allow(clippy::too_many_arguments)]
+    async fn branch_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The objective whose subtree is searched.")] under: ID,
+        #[graphql(
+            name = "where",
+            default,
+            desc = "Custom-field conditions, every one of which must hold."
+        )]
+        conditions: Vec<CustomFieldCondition>,
+        #[graphql(
+            desc = "The page size reading forward (20 when neither `first` nor `last` is given, at most 500)."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Items after this cursor (an `endCursor` of a previous page).")]
+        after: Option<String>,
+        #[graphql(desc = "The page size reading backward from the end (at most 500).")]
+        last: Option<i32>,
+        #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
+        before: Option<String>,
+    ) -> AppResult<SubObjectiveConnection> {
+        let viewer = viewer(ctx)?;
+        let request = PageRequest::<String>::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_BRANCH,
+        )?;
+        let conditions = field_conditions(conditions)?;
+        let rows = match visible_tree_path(ctx, &under).await? {
+            Some(root_path) => {
+                stores(ctx)
+                    .trees
+                    .branch_window(viewer.tenant_id, &root_path, &conditions, &request.window)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let page = request.page(rows, |(path, _)| path.clone(), |(_, id)| id);
+        let found = load_many::<ObjectiveById, _>(ctx, page.nodes().copied()).await?;
+        let objectives: Vec<_> = page
+            .nodes()
+            .filter_map(|id| found.get(id).cloned())
+            .collect();
+        for selection in [
+            ctx.look_ahead().field("edges").field("node"),
+            ctx.look_ahead().field("nodes"),
+        ] {
+            prime(ctx, selection, &objectives).await?;
+        }
+        Ok(SubObjectiveConnection(
+            page.filter_map(|id| found.get(&id).cloned().map(Objective)),
+        ))
+    }
+
+    /// Objectives anywhere below `under` whose custom fields match every condition (from
     /// MongoDB's goal_trees by materialised-path prefix), in tree order, at most `first`
     /// (≤ 500). Reflects the relay's latest state of the tree.
-    #[graphql(complexity = "super::limits::paged(Some(first), 100, child_complexity)")]
+    #[graphql(
+        complexity = "super::limits::paged(Some(first), 100, child_complexity)",
+        deprecation = "Use branchConnection: cursors to page through a large branch."
+    )]
     async fn branch(
         &self,
         ctx: &Context<'_>,
@@ -246,28 +361,13 @@ impl CoreQuery {
     ) -> AppResult<Vec<Objective>> {
         let viewer = viewer(ctx)?;
         page_size("first", first, MAX_BRANCH)?;
-        let Some(root) = GlobalId::decode_as(&under, NodeKind::Objective) else {
-            return Ok(Vec::new());
-        };
-        if load_one::<ObjectiveById, _>(ctx, root).await?.is_none() {
-            return Ok(Vec::new());
-        }
         let conditions = field_conditions(conditions)?;
-        let trees = &stores(ctx).trees;
-        let Some(root_doc) = trees
-            .by_objectives(viewer.tenant_id, &[root])
-            .await?
-            .remove(&root)
-        else {
+        let Some(root_path) = visible_tree_path(ctx, &under).await? else {
             return Ok(Vec::new());
         };
-        let ids = trees
-            .branch(
-                viewer.tenant_id,
-                &root_doc.path,
-                &conditions,
-                i64::from(first),
-            )
+        let ids = stores(ctx)
+            .trees
+            .branch(viewer.tenant_id, &root_path, &conditions, i64::from(first))
             .await?;
         let found = load_many::<ObjectiveById, _>(ctx, ids.iter().copied()).await?;
         let objectives: Vec<_> = ids.iter().filter_map(|id| found.get(id).cloned()).collect();
@@ -285,6 +385,22 @@ impl CoreQuery {
             .await?;
         Ok(rows.into_iter().map(Cycle).collect())
     }
+}
+
+/// The goal_trees path of objective `id` when it is one you can see.
+async fn visible_tree_path(ctx: &Context<'_>, id: &ID) -> AppResult<Option<String>> {
+    let Some(root) = GlobalId::decode_as(id, NodeKind::Objective) else {
+        return Ok(None);
+    };
+    if load_one::<ObjectiveById, _>(ctx, root).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(stores(ctx)
+        .trees
+        .by_objectives(viewer(ctx)?.tenant_id, &[root])
+        .await?
+        .remove(&root)
+        .map(|tree| tree.path))
 }
 
 async fn into_store_filter(

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::store::mongo::goal_trees::{GoalTree, GoalTrees};
 use crate::store::mongo::goal_updates::{GoalUpdate, GoalUpdates, Owner};
 use crate::store::pg::activity::{Activity, ActivityRepo};
+use mongodb::bson::oid::ObjectId;
 
 macro_rules! document_loader {
     ($name:ident, $field:ident, $repo:ty, $doc:literal) => {
@@ -48,6 +49,13 @@ document_loader!(
     updates,
     GoalUpdates,
     "The newest note by key result id."
+);
+document_loader!(
+    UpdateById,
+    updates,
+    GoalUpdates,
+    "Notes by ObjectId, in the viewer's tenant (whether their objective is visible is for the \
+     caller to check)."
 );
 document_loader!(
     ActivityOf,
@@ -119,6 +127,16 @@ impl Loader<i64> for LatestUpdateOfKeyResult {
             .map(|(id, mut updates)| (id, updates.drain(..).next()))
             .collect();
         Ok(every_key(keys, latest))
+    }
+}
+
+impl Loader<ObjectId> for UpdateById {
+    type Value = GoalUpdate;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[ObjectId]) -> Result<HashMap<ObjectId, Self::Value>, Self::Error> {
+        let notes = self.repo.by_ids(self.viewer.tenant_id, keys).await?;
+        Ok(notes.into_iter().map(|note| (note.id, note)).collect())
     }
 }
 

@@ -8,6 +8,7 @@
 mod documents;
 mod objectives;
 mod org;
+mod pages;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,12 +21,15 @@ pub const MAX_BATCH: usize = 50_000;
 /// The loader type registered for `T`.
 pub type RequestLoader<T> = DataLoader<T, HashMapCache>;
 
-pub use documents::{ActivityOf, GoalTreeOf, LatestUpdateOfKeyResult, UpdatesKey, UpdatesOf};
+pub use documents::{
+    ActivityOf, GoalTreeOf, LatestUpdateOfKeyResult, UpdateById, UpdatesKey, UpdatesOf,
+};
 pub use objectives::{
     AncestorsOf, CheckInById, CheckInsKey, CheckInsOf, ChildrenOf, DescendantsOf, KeyResultById,
     KeyResultsOf, MilestoneById, MilestonesOf, ObjectiveById, SubtreeKey,
 };
 pub use org::{CycleById, SubTeamsOf, TeamById, UserById, UsersOfTeam};
+pub use pages::{CheckInCursor, CheckInPagesOf, ChildrenPagesOf, PageKey, UpdatePagesOf};
 
 use crate::domain::access::Viewer;
 use std::sync::Arc;
@@ -121,6 +125,10 @@ pub fn register(
         .data(loader(UpdatesOf::new(s, viewer), keep))
         .data(loader(LatestUpdateOfKeyResult::new(s, viewer), keep))
         .data(loader(ActivityOf::new(s, viewer), keep))
+        .data(loader(UpdateById::new(s, viewer), keep))
+        .data(loader(ChildrenPagesOf::new(s, viewer), keep))
+        .data(loader(CheckInPagesOf::new(s, viewer), keep))
+        .data(loader(UpdatePagesOf::new(s, viewer), keep))
 }
 
 /// Rows keyed by their own id.

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod mongo;
 pub mod pg;
 pub mod shared;
+pub mod window;
 
 use crate::domain::DomainError;
 

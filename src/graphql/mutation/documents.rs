@@ -250,8 +250,9 @@ impl DocumentMutations {
     ) -> AppResult<ProgressNotePayload> {
         let viewer = authorized(ctx, Role::can_write_goals, "edit progress notes")?;
         let body = NoteBody::parse("body", &input.body)?.into_inner();
-        let id = ObjectId::parse_str(input.id.as_str())
-            .map_err(|_| AppError::bad_input("id", "id is not a progress note ID"))?;
+        let id = crate::domain::global_id::decode_note(input.id.as_str())
+            .and_then(|hex| ObjectId::parse_str(hex).ok())
+            .ok_or_else(|| AppError::bad_input("id", "id is not a progress note ID"))?;
         let updates = &stores(ctx).updates;
         let existing = updates
             .by_id(viewer.tenant_id, id)

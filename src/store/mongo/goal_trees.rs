@@ -12,6 +12,7 @@ use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use super::{MongoError, MongoResult};
+use crate::store::window::Window;
 
 pub const COLLECTION: &str = "goal_trees";
 
@@ -67,7 +68,6 @@ pub fn child_path(parent_path: &str, objective_id: i64) -> String {
     format!("{parent_path}{objective_id},")
 }
 
-/// An anchored regular expression matching every path that starts with `prefix`. Written as
 /// Live documents of `tenant_id` at or below `path` whose custom fields equal `conditions`.
 fn branch_filter(tenant_id: i64, path: &str, conditions: &[(String, Bson)]) -> Document {
     let mut filter = doc! {
@@ -184,6 +184,49 @@ impl GoalTrees {
             .filter(|d| d.get_str("path").ok() != Some(path))
             .filter_map(|d| d.get_i64("objective_id").ok())
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    /// `(path, objective id)` of the documents strictly below `path` whose custom fields equal
+    /// `conditions`, in `window` of the tree order (by path; cursors are paths), in read
+    /// order.
+    pub async fn branch_window(
+        &self,
+        tenant_id: i64,
+        path: &str,
+        conditions: &[(String, Bson)],
+        window: &Window<String>,
+    ) -> MongoResult<Vec<(String, i64)>> {
+        let mut filter = branch_filter(tenant_id, path, conditions);
+        let mut on_path = prefix_filter(path);
+        on_path.insert("$ne", path);
+        if let Some(after) = &window.after {
+            on_path.insert("$gt", after.as_str());
+        }
+        if let Some(before) = &window.before {
+            on_path.insert("$lt", before.as_str());
+        }
+        filter.insert("path", on_path);
+        let limit = i64::try_from(window.limit).unwrap_or(i64::MAX);
+        let options = FindOptions::builder()
+            .projection(doc! { "objective_id": 1, "path": 1 })
+            .sort(doc! { "path": if window.from_end { -1 } else { 1 } })
+            .limit(limit)
+            .batch_size(u32::try_from(limit).unwrap_or(u32::MAX))
+            .build();
+        let cursor = collection(&self.db)
+            .find(filter)
+            .with_options(options)
+            .await?;
+        let documents: Vec<Document> = cursor.try_collect().await?;
+        Ok(documents
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    d.get_str("path").ok()?.to_owned(),
+                    d.get_i64("objective_id").ok()?,
+                ))
+            })
             .collect())
     }
 

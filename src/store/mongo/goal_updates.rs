@@ -10,6 +10,7 @@ use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use super::{MongoError, MongoResult};
+use crate::store::window::Window;
 
 pub const COLLECTION: &str = "goal_updates";
 
@@ -80,6 +81,25 @@ pub(super) async fn ensure_indexes(db: &Database) -> MongoResult<()> {
     Ok(())
 }
 
+/// The notes of `$group` results (`_id`: the owner's id, `updates`: its notes) by owner.
+fn grouped_updates(groups: Vec<Document>) -> MongoResult<HashMap<i64, Vec<GoalUpdate>>> {
+    let mut out = HashMap::new();
+    for group in groups {
+        let Ok(owner) = group.get_i64("_id") else {
+            continue;
+        };
+        let updates = group
+            .get_array("updates")
+            .map_err(|e| MongoError::Bson(e.to_string()))?
+            .iter()
+            .filter_map(|b| b.as_document().cloned())
+            .map(decode)
+            .collect::<MongoResult<Vec<_>>>()?;
+        out.insert(owner, updates);
+    }
+    Ok(out)
+}
+
 fn decode(document: Document) -> MongoResult<GoalUpdate> {
     bson::from_document(document).map_err(|err| MongoError::Bson(err.to_string()))
 }
@@ -143,6 +163,14 @@ impl GoalUpdates {
         self.by_id(tenant_id, id).await
     }
 
+    /// The notes of `tenant_id` among `ids`, in one command.
+    pub async fn by_ids(&self, tenant_id: i64, ids: &[ObjectId]) -> MongoResult<Vec<GoalUpdate>> {
+        let cursor = collection(&self.db)
+            .find(doc! { "tenant_id": tenant_id, "_id": { "$in": ids } })
+            .await?;
+        Ok(cursor.try_collect().await?)
+    }
+
     pub async fn by_id(&self, tenant_id: i64, id: ObjectId) -> MongoResult<Option<GoalUpdate>> {
         Ok(collection(&self.db)
             .find_one(doc! { "_id": id, "tenant_id": tenant_id })
@@ -170,21 +198,42 @@ impl GoalUpdates {
             .batch_size(100_000)
             .await?;
         let groups: Vec<Document> = cursor.try_collect().await?;
-        let mut out = HashMap::new();
-        for group in groups {
-            let Ok(owner) = group.get_i64("_id") else {
-                continue;
-            };
-            let updates = group
-                .get_array("updates")
-                .map_err(|e| MongoError::Bson(e.to_string()))?
-                .iter()
-                .filter_map(|b| b.as_document().cloned())
-                .map(decode)
-                .collect::<MongoResult<Vec<_>>>()?;
-            out.insert(owner, updates);
+        grouped_updates(groups)
+    }
+
+    /// The window of each of `objective_ids`' notes, newest first (by id, which grows with
+    /// time), in one aggregation command; each list in read order.
+    pub async fn pages(
+        &self,
+        tenant_id: i64,
+        objective_ids: &[i64],
+        window: &Window<ObjectId>,
+    ) -> MongoResult<HashMap<i64, Vec<GoalUpdate>>> {
+        let mut id = Document::new();
+        // Newest first: after a cursor means older, a smaller id.
+        if let Some(after) = window.after {
+            id.insert("$lt", after);
         }
-        Ok(out)
+        if let Some(before) = window.before {
+            id.insert("$gt", before);
+        }
+        let mut filter = doc! { "tenant_id": tenant_id, "objective_id": { "$in": objective_ids } };
+        if !id.is_empty() {
+            filter.insert("_id", id);
+        }
+        let limit = i64::try_from(window.limit).unwrap_or(i64::MAX);
+        let pipeline = vec![
+            doc! { "$match": filter },
+            doc! { "$sort": { "_id": if window.from_end { 1 } else { -1 } } },
+            doc! { "$group": { "_id": "$objective_id", "updates": { "$push": "$$ROOT" } } },
+            doc! { "$project": { "updates": { "$slice": ["$updates", limit] } } },
+        ];
+        let cursor = collection(&self.db)
+            .aggregate(pipeline)
+            .batch_size(100_000)
+            .await?;
+        let groups: Vec<Document> = cursor.try_collect().await?;
+        grouped_updates(groups)
     }
 
     /// A page of an objective's notes older than `before`, newest first.

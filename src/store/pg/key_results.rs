@@ -2,6 +2,7 @@
 //! check-ins, each write refreshing the roll-up chain in its transaction.
 
 use super::Db;
+use super::paging::{self, KeysetOrder, Window};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
@@ -83,6 +84,27 @@ impl KeyResultRepo {
             .into_iter()
             .filter(|c| visible.contains(&c.key_result_id))
             .collect())
+    }
+
+    /// The window of each of `key_result_ids`' check-ins, newest first (by time, then id), in
+    /// one statement; rows come grouped by key result, each group in read order.
+    pub async fn check_in_pages(
+        &self,
+        tenant_id: i64,
+        key_result_ids: &[i64],
+        window: &Window<(chrono::DateTime<chrono::Utc>, i64)>,
+    ) -> StoreResult<Vec<check_in::Model>> {
+        let query = check_in::Entity::find()
+            .filter(check_in::Column::TenantId.eq(tenant_id))
+            .filter(sea_orm::sea_query::Expr::cust_with_values(
+                "check_ins.key_result_id = ANY($1)",
+                [key_result_ids.to_vec()],
+            ));
+        let order = KeysetOrder {
+            columns: &["check_ins.created_at", "check_ins.id"],
+            natural: sea_orm::Order::Desc,
+        };
+        paging::per_group(&self.db, query, "key_result_id", &order, window).await
     }
 
     /// The latest `limit` check-ins of each of `key_result_ids`, newest first.

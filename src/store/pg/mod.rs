@@ -11,6 +11,7 @@ pub mod milestones;
 pub mod objectives;
 pub mod org;
 pub mod outbox;
+pub mod paging;
 pub mod positional;
 pub mod progress_feed;
 pub mod reports;

@@ -3,11 +3,12 @@
 //! roll-up refresh in one transaction under the tenant's write lock.
 
 use super::Db;
+use super::paging::{self, KeysetOrder, Window};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
 
 use super::entity::{cycle, objective, team, user};
@@ -125,22 +126,39 @@ impl ObjectiveRepo {
         .await
     }
 
-    /// Up to `limit` visible objectives matching `filter` with ids after `after`, by id.
+    /// The window of each of `parent_ids`' unarchived, visible children in id order, in one
+    /// statement; rows come grouped by parent, each group in read order.
+    pub async fn visible_children_pages(
+        &self,
+        viewer: &Viewer,
+        parent_ids: &[i64],
+        window: &Window<i64>,
+    ) -> StoreResult<Vec<objective::Model>> {
+        let query = objective::Entity::find()
+            .filter(objective::Column::TenantId.eq(viewer.tenant_id))
+            .filter(Expr::cust_with_values(
+                "objectives.parent_id = ANY($1)",
+                [parent_ids.to_vec()],
+            ))
+            .filter(objective::Column::ArchivedAt.is_null())
+            .filter(visibility::condition(viewer));
+        let order = KeysetOrder {
+            columns: &["objectives.id"],
+            natural: sea_orm::Order::Asc,
+        };
+        paging::per_group(&self.db, query, "parent_id", &order, window).await
+    }
+
+    /// The visible objectives matching `filter` in `window` of their id order.
     #[tracing::instrument(skip(self, viewer), level = "debug")]
     pub async fn page(
         &self,
         viewer: &Viewer,
         filter: &ObjectiveFilter,
-        after: Option<i64>,
-        limit: u64,
+        window: &Window<i64>,
     ) -> StoreResult<Vec<objective::Model>> {
-        let mut query = matching(viewer, filter);
-        if let Some(after) = after {
-            query = query.filter(objective::Column::Id.gt(after));
-        }
-        Ok(query
-            .order_by_asc(objective::Column::Id)
-            .limit(limit)
+        let query = matching(viewer, filter);
+        Ok(paging::by_id(query, objective::Column::Id, window)
             .all(&self.db)
             .await?)
     }

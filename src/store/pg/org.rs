@@ -1,6 +1,7 @@
 //! The organisation repository: tenants, users, teams (an org-chart tree) and cycles.
 
 use super::Db;
+use super::paging::{self, Window};
 use crate::domain::team::TeamKind;
 use chrono::NaiveDate;
 use sea_orm::{
@@ -116,16 +117,10 @@ impl OrgRepo {
     pub async fn users_page(
         &self,
         tenant_id: i64,
-        after: Option<i64>,
-        limit: u64,
+        window: &Window<i64>,
     ) -> StoreResult<Vec<user::Model>> {
-        let mut query = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
-        if let Some(after) = after {
-            query = query.filter(user::Column::Id.gt(after));
-        }
-        Ok(query
-            .order_by_asc(user::Column::Id)
-            .limit(limit)
+        let query = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
+        Ok(paging::by_id(query, user::Column::Id, window)
             .all(&self.db)
             .await?)
     }
@@ -164,16 +159,10 @@ impl OrgRepo {
         &self,
         tenant_id: i64,
         roots_only: bool,
-        after: Option<i64>,
-        limit: u64,
+        window: &Window<i64>,
     ) -> StoreResult<Vec<team::Model>> {
-        let mut query = teams(tenant_id, roots_only);
-        if let Some(after) = after {
-            query = query.filter(team::Column::Id.gt(after));
-        }
-        Ok(query
-            .order_by_asc(team::Column::Id)
-            .limit(limit)
+        let query = teams(tenant_id, roots_only);
+        Ok(paging::by_id(query, team::Column::Id, window)
             .all(&self.db)
             .await?)
     }
