@@ -11,7 +11,9 @@ use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::auth::TokenKeys;
 use crate::graphql::{Resolution, build_schema};
@@ -130,6 +132,7 @@ pub fn router(state: AppState) -> Router {
     // layer only guards the other routes and a stuck connection, a little later.
     let outer_timeout = state.limits.timeout + Duration::from_secs(5);
     let cors = cors(&state.cors_origins);
+    let request_id = HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER);
     Router::new()
         .route("/", get(http::dashboard::page))
         .route("/dashboard/{asset}", get(http::dashboard::asset))
@@ -149,7 +152,21 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(compression())
         .layer(cors)
-        .layer(axum::middleware::from_fn(http::ops::request_id))
+        // Every request gets an id (the client's `x-request-id`, else a new UUID) returned
+        // in the same header, runs in a span carrying it (`telemetry::request_span`, which
+        // also continues an incoming `traceparent`), and is logged once answered: an access
+        // log line with status and latency, at info level. (The last layer runs first.)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(
+            crate::telemetry::drop_unsafe_request_id,
+        ))
         .with_state(state)
 }
 
@@ -179,10 +196,10 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::ACCEPT,
-            HeaderName::from_static(http::ops::REQUEST_ID_HEADER),
+            HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
         ])
         .expose_headers([
-            HeaderName::from_static(http::ops::REQUEST_ID_HEADER),
+            HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
             HeaderName::from_static(http::graphql::SQL_STATEMENTS_HEADER),
             HeaderName::from_static(http::graphql::MONGO_COMMANDS_HEADER),
             header::RETRY_AFTER,

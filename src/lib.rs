@@ -13,3 +13,4 @@ pub mod http;
 pub mod loaders;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

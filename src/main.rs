@@ -24,25 +24,16 @@ use goalgraph::sync::reconcile::reconcile;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "goalgraph=info,warn".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // One JSON object per line (with the request id of the span it belongs to) for log
-    // collectors; readable text otherwise.
-    if std::env::var("GOALGRAPH_LOG_FORMAT").is_ok_and(|format| format == "json") {
-        logs.json().with_current_span(true).init();
-    } else {
-        logs.init();
-    }
-    match run(Cli::parse()).await {
+    let telemetry = goalgraph::telemetry::init();
+    let code = match run(Cli::parse()).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("goalgraph: {err}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, AnyError> {

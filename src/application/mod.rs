@@ -82,6 +82,7 @@ impl Application {
     /// the first tenant on a fresh embedded database, connects shared state, starts listening
     /// for progress notices and binds the listener.
     pub async fn build(settings: ServeSettings) -> Result<Self, AnyError> {
+        crate::store::metrics::install();
         let store = &settings.store;
         if store.pg_pooling == Pooling::Transaction && store.pg_listen_url.is_none() {
             return Err("--pg-pooling transaction needs --pg-listen-url (or \

@@ -29,7 +29,7 @@ use crate::graphql::limits::{MAX_BATCH, rejection};
 use crate::http::negotiation::{AnswerType, not_executed};
 use crate::http::{persisted, playground};
 use crate::loaders;
-use crate::store::metrics::{RequestCounters, record_request};
+use crate::store::metrics::{RequestCounters, operation_label, record_request};
 
 /// The response header carrying the number of SQL statements the request ran.
 pub const SQL_STATEMENTS_HEADER: &str = "x-goalgraph-sql-statements";
@@ -180,6 +180,16 @@ async fn run(
 ) -> Response {
     let started = Instant::now();
     let counters = RequestCounters::new();
+    // The label of the request's metrics: its operation's name (read again once a persisted
+    // query's text is known).
+    let operation_of = |batch: &BatchRequest| match batch {
+        BatchRequest::Single(request) => {
+            let name = state.schema.documents().operation_name(request);
+            operation_label(name.as_deref()).to_owned()
+        }
+        BatchRequest::Batch(_) => "batch".to_owned(),
+    };
+    let mut operation = operation_of(&batch);
     let executed = counters
         .clone()
         .scope(async {
@@ -224,6 +234,7 @@ async fn run(
                     return Err(get_refused());
                 }
             }
+            operation = operation_of(&batch);
             let batch = match batch {
                 BatchRequest::Single(request) => {
                     BatchRequest::Single(prepare.apply(&state, request))
@@ -255,14 +266,17 @@ async fn run(
                 })
         })
         .await;
-    record_request(started.elapsed(), &counters);
-    let mut http = match executed {
+    let (mut http, outcome) = match executed {
         Ok(mut response) => {
             sanitize_all(&mut response);
-            answer_with(answer, &response)
+            (answer_with(answer, &response), outcome_of(&response))
         }
-        Err(refused) => refused,
+        Err(refused) => {
+            let outcome = format!("http_{}", refused.status().as_u16());
+            (refused, outcome)
+        }
     };
+    record_request(started.elapsed(), &counters, &operation, &outcome);
     for (name, count) in [
         (SQL_STATEMENTS_HEADER, counters.sql_statements()),
         (MONGO_COMMANDS_HEADER, counters.mongo_commands()),
@@ -272,6 +286,26 @@ async fn run(
         }
     }
     http
+}
+
+/// `ok`, or the code of the first error of the answer (`INTERNAL` when it has none).
+fn outcome_of(response: &BatchResponse) -> String {
+    let first_error = match response {
+        BatchResponse::Single(single) => single.errors.first(),
+        BatchResponse::Batch(all) => all.iter().find_map(|single| single.errors.first()),
+    };
+    let Some(error) = first_error else {
+        return "ok".to_owned();
+    };
+    error
+        .extensions
+        .as_ref()
+        .and_then(|extensions| extensions.get("code"))
+        .and_then(|code| match code {
+            async_graphql::Value::String(code) => Some(code.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| code::INTERNAL.to_owned())
 }
 
 /// Whether the request body is declared JSON (`application/json`, any parameters).

@@ -1,22 +1,14 @@
-//! Operations endpoints: Prometheus metrics (with sync lag), liveness and readiness probes, and
-//! the request-id middleware that ties a request's log lines together.
+//! Operations endpoints: Prometheus metrics (with sync lag) and liveness and readiness probes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::store::metrics::prometheus_text;
 use crate::store::pg::outbox::{SyncStatus, sync_status};
 
-/// The request-id header: taken from the client when it sends a sane one, else generated.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Readiness reports the relay as degraded when the oldest unrelayed outbox event is older
 /// than this.
 pub const MAX_OUTBOX_LAG_SECONDS: f64 = 60.0;
@@ -118,53 +110,4 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(body)).into_response()
-}
-
-/// Runs the request in a span carrying its id (every log line of the request shows it), logs
-/// its outcome at debug level, and returns the id in `x-request-id`.
-pub async fn request_id(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| {
-            !value.is_empty()
-                && value.len() <= 64
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map_or_else(new_request_id, str::to_owned);
-    let span = tracing::info_span!(
-        "request",
-        id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
-    );
-    let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::debug!(
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "answered"
-        );
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
-}
-
-/// A process-unique id: start time and a counter.
-fn new_request_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default()
-    });
-    format!("{start:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

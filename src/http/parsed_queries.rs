@@ -60,6 +60,21 @@ impl ParsedQueries {
         .flatten()
     }
 
+    /// The name of the operation `request` would run: its `operationName`, else the name of
+    /// the document's only operation, if named.
+    pub fn operation_name(&self, request: &async_graphql::Request) -> Option<String> {
+        if let Some(name) = &request.operation_name {
+            return Some(name.clone());
+        }
+        self.with_document(&request.query, |document| match &document.operations {
+            DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                operations.keys().next().map(ToString::to_string)
+            }
+            _ => None,
+        })
+        .flatten()
+    }
+
     /// Whether `request` only introspects the schema: every root field of the operation it
     /// runs is `__schema`, `__type` or `__typename` (what anonymous callers may ask).
     pub fn is_introspection(&self, request: &async_graphql::Request) -> bool {

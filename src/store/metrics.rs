@@ -1,5 +1,7 @@
 //! Round-trip counters (SQL statements and MongoDB commands per request and in total) and
-//! request histograms (latency, statements and commands per request).
+//! request metrics (count, latency, statements and commands per request, labelled by operation
+//! and outcome), exposed in Prometheus format through the `metrics` crate's exporter with the
+//! process's own metrics.
 //!
 //! A request runs inside [`RequestCounters::scope`]; the database layer's statement hook calls
 //! [`record_sql_statement`], which counts into the task-local counters of the current request
@@ -7,74 +9,118 @@
 //! goes through [`spawn_in_request`] to carry the request's counters along.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 tokio::task_local! {
     static CURRENT: Arc<RequestCounters>;
 }
 
-static TOTAL_SQL_STATEMENTS: AtomicU64 = AtomicU64::new(0);
-static TOTAL_MONGO_COMMANDS: AtomicU64 = AtomicU64::new(0);
-static TOTAL_SQL_FAILURES: AtomicU64 = AtomicU64::new(0);
-static TOTAL_REQUESTS: AtomicU64 = AtomicU64::new(0);
-
-/// A Prometheus histogram with fixed upper bounds, updated lock-free.
-struct Histogram {
-    bounds: &'static [f64],
-    counts: [AtomicU64; 16],
-    /// The sum of observations, in millionths.
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
-
-impl Histogram {
-    const fn new(bounds: &'static [f64]) -> Self {
-        Self {
-            bounds,
-            counts: [const { AtomicU64::new(0) }; 16],
-            sum_micros: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    fn observe(&self, value: f64) {
-        if let Some(index) = self.bounds.iter().position(|bound| value <= *bound) {
-            self.counts[index].fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum_micros
-            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn render(&self, name: &str, help: &str) -> String {
-        let mut text = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
-        let mut cumulative = 0;
-        for (bound, count) in self.bounds.iter().zip(&self.counts) {
-            cumulative += count.load(Ordering::Relaxed);
-            text.push_str(&format!("{name}_bucket{{le=\"{bound}\"}} {cumulative}\n"));
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {count}\n"));
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        text.push_str(&format!("{name}_sum {sum}\n{name}_count {count}\n"));
-        text
-    }
-}
-
-static REQUEST_SECONDS: Histogram = Histogram::new(&[
+/// Prometheus histogram buckets of each per-request distribution.
+const SECONDS_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-]);
-static STATEMENTS_PER_REQUEST: Histogram =
-    Histogram::new(&[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
-static COMMANDS_PER_REQUEST: Histogram =
-    Histogram::new(&[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+];
+const ROUND_TRIP_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
 
-/// Records a finished GraphQL request: how long it took and its round trips.
-pub fn record_request(elapsed: std::time::Duration, counters: &RequestCounters) {
-    REQUEST_SECONDS.observe(elapsed.as_secs_f64());
-    STATEMENTS_PER_REQUEST.observe(counters.sql_statements() as f64);
-    COMMANDS_PER_REQUEST.observe(counters.mongo_commands() as f64);
+/// This process's metrics recorder (the `metrics` crate's Prometheus exporter) and its
+/// process collector (CPU, memory, open files …), installed on first use.
+struct Exposition {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
+
+static EXPOSITION: OnceLock<Option<Exposition>> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process; later calls do nothing). Metrics
+/// recorded before it are not kept.
+pub fn install() {
+    EXPOSITION.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("goalgraph_graphql_request_duration_seconds".into()),
+                SECONDS_BUCKETS,
+            )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Suffix("_per_request".into()),
+                    ROUND_TRIP_BUCKETS,
+                )
+            });
+        let handle = match builder.map(PrometheusBuilder::install_recorder) {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(error)) | Err(error) => {
+                tracing::warn!(%error, "metrics: cannot install the Prometheus recorder");
+                return None;
+            }
+        };
+        describe();
+        let process = metrics_process::Collector::default();
+        process.describe();
+        Some(Exposition { handle, process })
+    });
+}
+
+fn describe() {
+    describe_counter!("goalgraph_sql_statements_total", "SQL statements executed.");
+    describe_counter!(
+        "goalgraph_sql_statement_failures_total",
+        "SQL statements that returned an error."
+    );
+    describe_counter!("goalgraph_mongo_commands_total", "MongoDB commands sent.");
+    describe_counter!(
+        "goalgraph_graphql_requests_total",
+        "GraphQL requests answered, by operation name and outcome (ok, or the first error's code)."
+    );
+    describe_histogram!(
+        "goalgraph_graphql_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a GraphQL request, by operation name and outcome."
+    );
+    describe_histogram!(
+        "goalgraph_sql_statements_per_request",
+        "SQL statements one GraphQL request ran."
+    );
+    describe_histogram!(
+        "goalgraph_mongo_commands_per_request",
+        "MongoDB commands one GraphQL request sent."
+    );
+}
+
+/// Records a finished GraphQL request: how long it took and its round trips, labelled with its
+/// operation name (see [`operation_label`]) and outcome (`ok` or an error code).
+pub fn record_request(
+    elapsed: std::time::Duration,
+    counters: &RequestCounters,
+    operation: &str,
+    outcome: &str,
+) {
+    let labels = [
+        ("operation", operation.to_owned()),
+        ("outcome", outcome.to_owned()),
+    ];
+    counter!("goalgraph_graphql_requests_total", &labels).increment(1);
+    histogram!("goalgraph_graphql_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    histogram!("goalgraph_sql_statements_per_request").record(counters.sql_statements() as f64);
+    histogram!("goalgraph_mongo_commands_per_request").record(counters.mongo_commands() as f64);
+}
+
+/// An operation name fit for a label: clients choose names, so anything that is not a plain
+/// GraphQL name of at most 64 characters is `other`, and an unnamed operation `anonymous`.
+pub fn operation_label(name: Option<&str>) -> &str {
+    match name {
+        None => "anonymous",
+        Some(name)
+            if !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            name
+        }
+        Some(_) => "other",
+    }
 }
 
 /// Round trips made on behalf of one request.
@@ -101,16 +147,15 @@ impl RequestCounters {
 
     /// Runs `fut` with these counters as the current request's.
     pub async fn scope<F: Future>(self: Arc<Self>, fut: F) -> F::Output {
-        TOTAL_REQUESTS.fetch_add(1, Ordering::Relaxed);
         CURRENT.scope(self, fut).await
     }
 }
 
 /// Called once per SQL statement by the connection's metric hook.
 pub fn record_sql_statement(failed: bool) {
-    TOTAL_SQL_STATEMENTS.fetch_add(1, Ordering::Relaxed);
+    counter!("goalgraph_sql_statements_total").increment(1);
     if failed {
-        TOTAL_SQL_FAILURES.fetch_add(1, Ordering::Relaxed);
+        counter!("goalgraph_sql_statement_failures_total").increment(1);
     }
     let _ = CURRENT.try_with(|counters| {
         counters.sql_statements.fetch_add(1, Ordering::Relaxed);
@@ -119,52 +164,37 @@ pub fn record_sql_statement(failed: bool) {
 
 /// Called once per MongoDB command by the driver's command monitor.
 pub fn record_mongo_command() {
-    TOTAL_MONGO_COMMANDS.fetch_add(1, Ordering::Relaxed);
+    counter!("goalgraph_mongo_commands_total").increment(1);
     let _ = CURRENT.try_with(|counters| {
         counters.mongo_commands.fetch_add(1, Ordering::Relaxed);
     });
 }
 
-/// Spawns `fut` on the runtime, counting its round trips towards the current request.
+/// Spawns `fut` (a DataLoader batch) on the runtime in a span of the current request's,
+/// counting its round trips towards that request.
 pub fn spawn_in_request<F>(fut: F) -> tokio::task::JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    let fut = tracing::Instrument::instrument(fut, tracing::info_span!("dataloader.batch"));
     match CURRENT.try_with(Arc::clone) {
         Ok(counters) => tokio::spawn(CURRENT.scope(counters, fut)),
         Err(_) => tokio::spawn(fut),
     }
 }
 
-/// The process-wide counters in Prometheus text exposition format.
+/// Every metric of this process in Prometheus text exposition format, process metrics
+/// included (empty when the recorder could not be installed).
 pub fn prometheus_text() -> String {
-    format!(
-        "# HELP goalgraph_sql_statements_total SQL statements executed.\n\
-         # TYPE goalgraph_sql_statements_total counter\n\
-         goalgraph_sql_statements_total {}\n\
-         # HELP goalgraph_sql_statement_failures_total SQL statements that returned an error.\n\
-         # TYPE goalgraph_sql_statement_failures_total counter\n\
-         goalgraph_sql_statement_failures_total {}\n\
-         # HELP goalgraph_mongo_commands_total MongoDB commands sent.\n\
-         # TYPE goalgraph_mongo_commands_total counter\n\
-         goalgraph_mongo_commands_total {}\n\
-         # HELP goalgraph_graphql_requests_total GraphQL requests served.\n\
-         # TYPE goalgraph_graphql_requests_total counter\n\
-         goalgraph_graphql_requests_total {}\n",
-        TOTAL_SQL_STATEMENTS.load(Ordering::Relaxed),
-        TOTAL_SQL_FAILURES.load(Ordering::Relaxed),
-        TOTAL_MONGO_COMMANDS.load(Ordering::Relaxed),
-        TOTAL_REQUESTS.load(Ordering::Relaxed),
-    ) + &REQUEST_SECONDS.render(
-        "goalgraph_graphql_request_duration_seconds",
-        "Time to answer a GraphQL request.",
-    ) + &STATEMENTS_PER_REQUEST.render(
-        "goalgraph_sql_statements_per_request",
-        "SQL statements one GraphQL request ran.",
-    ) + &COMMANDS_PER_REQUEST.render(
-        "goalgraph_mongo_commands_per_request",
-        "MongoDB commands one GraphQL request sent.",
-    )
+    install();
+    match EXPOSITION.get() {
+        Some(Some(exposition)) => {
+            exposition.process.collect();
+            exposition.handle.run_upkeep();
+            exposition.handle.render()
+        }
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

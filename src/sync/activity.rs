@@ -136,6 +136,7 @@ impl ActivityConsumer {
 
     /// Applies `effect` and stores `token` in one transaction, if the lease is still held;
     /// false (nothing applied) when it is not.
+    #[tracing::instrument(name = "change_stream.event", skip_all, err(level = "debug"))]
     async fn commit(&self, token: &ResumeToken, effect: &Effect) -> Result<bool, SyncError> {
         let token = encode_token(token)?;
         let txn = self.db.begin().await?;

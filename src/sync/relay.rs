@@ -51,6 +51,7 @@ impl OutboxRelay {
 
     /// Relays up to [`BATCH`] pending events; returns how many were applied (0 also when
     /// another relay holds the lock).
+    #[tracing::instrument(name = "outbox.relay", skip(self), err(level = "debug"))]
     pub async fn run_once(&self) -> Result<usize, SyncError> {
         let txn = self.db.begin().await?;
         let Some(pending) = outbox::claim_pending(&txn, BATCH).await? else {

@@ -127,9 +127,9 @@ async fn the_api_recovers_by_itself_when_postgresql_restarts_under_load() {
 }
 
 /// The `goalgraph serve` binary on `database_url` and MongoDB database `mongo_database`.
-struct ApiProcess {
+pub(crate) struct ApiProcess {
     child: tokio::process::Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 const SECRET: &str = "faults-secret-faults-secret-faults-secret";
@@ -147,8 +147,21 @@ impl ApiProcess {
         filter: &str,
         log: Option<std::fs::File>,
     ) -> Self {
+        Self::start_with(database_url, mongo_database, data_dir, filter, log, &[]).await
+    }
+
+    /// Like [`ApiProcess::start_logging`], with `environment` added.
+    pub(crate) async fn start_with(
+        database_url: &str,
+        mongo_database: &str,
+        data_dir: &std::path::Path,
+        filter: &str,
+        log: Option<std::fs::File>,
+        environment: &[(&str, &str)],
+    ) -> Self {
         let mut command = goalgraph_command("serve", data_dir);
         command
+            .envs(environment.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("MONGODB_URI", mongo_uri())
             .env("MONGODB_DATABASE", mongo_database)
@@ -197,7 +210,7 @@ impl ApiProcess {
     }
 
     /// SIGTERM: stop accepting, finish open requests, drain the relay; the exit status.
-    async fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("pid");
         std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -236,17 +249,17 @@ fn goalgraph_command(subcommand: &str, data_dir: &std::path::Path) -> tokio::pro
 
 /// A migrated database of its own with one tenant, an admin token for it, and a data
 /// directory name for `goalgraph serve` processes.
-struct ProcessFixture {
-    database_url: String,
-    name: String,
+pub(crate) struct ProcessFixture {
+    pub(crate) database_url: String,
+    pub(crate) name: String,
     db: goalgraph::store::pg::Db,
     tenant: goalgraph::store::pg::entity::tenant::Model,
-    token: String,
-    data_dir: std::path::PathBuf,
+    pub(crate) token: String,
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 impl ProcessFixture {
-    async fn new(tenant_name: &str) -> Self {
+    pub(crate) async fn new(tenant_name: &str) -> Self {
         let (database_url, name) = fresh_database_named().await;
         let db = pg::connect(&database_url, &PgOptions::default())
             .await

@@ -17,6 +17,7 @@ mod limits;
 mod migrations;
 mod mutations;
 mod n_plus_one;
+mod observability;
 mod paging;
 mod pgbouncer;
 mod playground;

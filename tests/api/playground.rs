@@ -67,7 +67,7 @@ async fn metrics_expose_request_histograms_and_sync_lag() {
     .data("/viewer");
     let body = app.get_text("/metrics").await;
     for series in [
-        "goalgraph_graphql_request_duration_seconds_bucket{le=\"0.005\"}",
+        "goalgraph_graphql_request_duration_seconds_bucket{operation=\"anonymous\",outcome=\"ok\",le=\"0.005\"}",
         "goalgraph_graphql_request_duration_seconds_count",
         "goalgraph_sql_statements_per_request_bucket",
         "goalgraph_mongo_commands_per_request_sum",
