@@ -70,6 +70,8 @@ pub struct AppState {
     /// Becomes true when the server starts shutting down: open WebSockets close with 1001
     /// (the HTTP server's graceful shutdown does not wait for upgraded connections).
     pub going_away: tokio::sync::watch::Receiver<bool>,
+    /// Recently read subtree sizes, for pricing requests.
+    pub sizes: Arc<crate::http::cost::SizeCache>,
     going_away_sender: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
@@ -96,6 +98,7 @@ impl AppState {
             users,
             cors_origins: Vec::new(),
             going_away,
+            sizes: Arc::default(),
             going_away_sender: Arc::new(going_away_sender),
         }
     }
@@ -203,6 +206,9 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             HeaderName::from_static(http::graphql::SQL_STATEMENTS_HEADER),
             HeaderName::from_static(http::graphql::MONGO_COMMANDS_HEADER),
             header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -174,7 +174,7 @@ impl ServeArgs {
     pub fn rate_limit(&self) -> Option<crate::store::shared::RateLimit> {
         (self.rate_limit > 0.0).then(|| crate::store::shared::RateLimit {
             rate: self.rate_limit,
-            burst: self.rate_burst.unwrap_or(self.rate_limit * 2.0).max(1.0),
+            burst: self.rate_burst.unwrap_or(self.rate_limit * 20.0).max(1.0),
         })
     }
 
@@ -197,10 +197,11 @@ pub struct ServeArgs {
     /// that state is kept in this process.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
-    /// Requests per second each tenant may make on average (0: no limit).
-    #[arg(long, env = "GOALGRAPH_RATE_LIMIT", default_value_t = 500.0)]
+    /// Query cost points per second each tenant may spend on average (0: no limit); a request
+    /// costs a point per field per object it is selected on (`extensions.cost`).
+    #[arg(long, env = "GOALGRAPH_RATE_LIMIT", default_value_t = 50_000.0)]
     pub rate_limit: f64,
-    /// Requests a tenant may make at once (default: twice the rate).
+    /// Points a tenant may spend at once (default: twenty times the rate).
     #[arg(long, env = "GOALGRAPH_RATE_BURST")]
     pub rate_burst: Option<f64>,
     /// Resolve every field through async-graphql's own executor instead of the lean path for

@@ -30,7 +30,7 @@ pub mod code {
     /// The query nests selections deeper than allowed.
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
     /// The query's estimated cost exceeds the limit.
-    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const NODE_LIMIT_EXCEEDED: &str = "NODE_LIMIT_EXCEEDED";
     /// The document uses more aliases than allowed.
     pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
     /// The batch holds more operations than allowed.

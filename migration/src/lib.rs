@@ -37,6 +37,7 @@ mod m20261121_000003_sync_state;
 mod m20261121_000004_database_settings;
 mod m20261130_000005_replica_coordination;
 mod m20261130_000006_user_change_notify;
+mod m20261130_000007_subtree_sizes;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_database_settings::Migration),
             Box::new(m20261130_000005_replica_coordination::Migration),
             Box::new(m20261130_000006_user_change_notify::Migration),
+            Box::new(m20261130_000007_subtree_sizes::Migration),
         ]
     }
 }

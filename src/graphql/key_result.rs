@@ -138,9 +138,6 @@ impl KeyResultFields {
     }
 
     /// The check-ins, newest first, a page at a time (`first: 5` is the latest five).
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn check_ins_connection(
         &self,
         ctx: &Context<'_>,
@@ -175,10 +172,7 @@ impl KeyResultFields {
     }
 
     /// The latest check-ins, newest first.
-    #[graphql(
-        complexity = "super::limits::paged(Some(last), 20, child_complexity)",
-        deprecation = "Use checkInsConnection: cursors to page through the whole history."
-    )]
+    #[graphql(deprecation = "Use checkInsConnection: cursors to page through the whole history.")]
     async fn check_ins(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,6 @@
-//! What one request may ask for: nesting depth, complexity (lists count by their page size or
-//! `maxDepth`), aliases, and operations per batch. Each rejection carries its own
-//! `extensions.code` and says what to change.
+//! What one request may ask for: nesting depth, aliases, and operations per batch (what it may
+//! cost and return is [`super::cost`]'s). Each rejection carries its own `extensions.code`
+//! and says what to change.
 
 use crate::error::code;
 use async_graphql::parser::types::{
@@ -10,35 +10,10 @@ use async_graphql::{ErrorExtensionValues, ServerError, ServerResult};
 
 /// The deepest nesting of selections.
 pub const MAX_DEPTH: usize = 32;
-/// The highest complexity: every field counts 1, times the estimated length of the lists
-/// around it ([`paged`], [`listed`], [`tree`]).
-pub const MAX_COMPLEXITY: usize = 100_000;
 /// The most aliased fields in one document.
 pub const MAX_ALIASES: usize = 30;
 /// The most operations in one batched request.
 pub const MAX_BATCH: usize = 10;
-/// The estimated length of a list without a page size (children, key results, ...): the
-/// typical fan-out of an alignment tree.
-pub const LIST_ESTIMATE: usize = 10;
-
-/// A connection or paged list counts as `first` (or `default`) items.
-pub fn paged(first: Option<i32>, default: i32, child: usize) -> usize {
-    let items = usize::try_from(first.unwrap_or(default))
-        .unwrap_or(0)
-        .max(1);
-    items.saturating_mul(child)
-}
-
-/// A list without a page size counts as [`LIST_ESTIMATE`] items.
-pub fn listed(child: usize) -> usize {
-    LIST_ESTIMATE.saturating_mul(child)
-}
-
-/// A tree walk counts as [`LIST_ESTIMATE`] items per level, up to ten levels.
-pub fn tree(max_depth: i32, child: usize) -> usize {
-    let levels = usize::try_from(max_depth.clamp(1, 10)).unwrap_or(1);
-    LIST_ESTIMATE.saturating_mul(levels).saturating_mul(child)
-}
 
 /// A rejection with its own code.
 pub fn rejection(code: &str, message: impl Into<String>) -> ServerError {
@@ -49,8 +24,8 @@ pub fn rejection(code: &str, message: impl Into<String>) -> ServerError {
     error
 }
 
-/// Gives async-graphql's own limit errors (depth, parser recursion, complexity) their codes and a message that
-/// says what to change; `None` for any other error.
+/// Gives async-graphql's own limit errors (depth, parser recursion) their code and a message
+/// that says what to change; `None` for any other error.
 pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
     // Validation's depth limit, the executor's recursion limit, and the parser's recursion
     // limit (about 64 levels, reached before validation runs) all mean the same thing.
@@ -66,15 +41,6 @@ pub fn explain(error: &ServerError) -> Option<(&'static str, String)> {
             format!(
                 "the query nests selections deeper than {MAX_DEPTH} levels; select fewer levels \
                  (use descendants(maxDepth:) for deep trees)"
-            ),
-        )),
-        "Query is too complex." => Some((
-            code::QUERY_TOO_COMPLEX,
-            format!(
-                "the query's complexity exceeds {MAX_COMPLEXITY}: each field counts 1, times \
-                 `first` for pages, {LIST_ESTIMATE} for other lists and {LIST_ESTIMATE} per \
-                 `maxDepth` level (up to 10) for descendants; ask for smaller pages, fewer \
-                 nested lists or fewer fields"
             ),
         )),
         _ => None,
@@ -141,15 +107,5 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(count_aliases(&document), 4);
-    }
-
-    #[test]
-    fn lists_count_by_page_size_and_depth() {
-        assert_eq!(paged(Some(50), 20, 3), 150);
-        assert_eq!(paged(None, 20, 3), 60);
-        assert_eq!(paged(Some(0), 20, 3), 3);
-        assert_eq!(listed(4), 40);
-        assert_eq!(tree(3, 2), 60);
-        assert_eq!(tree(1000, 2), 200);
     }
 }

@@ -3,6 +3,7 @@
 
 mod connection;
 mod context;
+pub mod cost;
 mod documents;
 mod enums;
 mod key_result;
@@ -50,7 +51,6 @@ pub fn build_schema(stores: Stores, feed: ProgressFeed, resolution: Resolution) 
     .data(feed)
     .data(resolution)
     .limit_depth(limits::MAX_DEPTH)
-    .limit_complexity(limits::MAX_COMPLEXITY)
     .finish()
 }
 

@@ -255,9 +255,6 @@ impl ObjectiveFields {
     /// The objectives aligned directly to this one (unarchived, visible to you), a page at a
     /// time in id order: for an objective with very many children (`children` returns them
     /// all).
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn children_connection(
         &self,
         ctx: &Context<'_>,
@@ -287,7 +284,6 @@ impl ObjectiveFields {
     }
 
     /// The objectives aligned directly to this one (unarchived, visible to you), by id.
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> AppResult<SharedList<Objective>> {
         let children = load_one::<ChildrenOf, _>(ctx, self.0.id)
             .await?
@@ -298,7 +294,6 @@ impl ObjectiveFields {
 
     /// The whole subtree below this objective as a flat list in pre-order (each objective
     /// followed by its own subtree, siblings by id), down to `maxDepth` levels (1 = children).
-    #[graphql(complexity = "super::limits::tree(max_depth, child_complexity)")]
     async fn descendants(
         &self,
         ctx: &Context<'_>,
@@ -327,7 +322,6 @@ impl ObjectiveFields {
     }
 
     /// The path from the root down to this objective's parent (root first).
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn ancestors(&self, ctx: &Context<'_>) -> AppResult<Vec<Objective>> {
         let ancestors = load_one::<AncestorsOf, _>(ctx, self.0.id)
             .await?
@@ -337,7 +331,6 @@ impl ObjectiveFields {
     }
 
     /// The key results measuring this objective, by id.
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn key_results(&self, ctx: &Context<'_>) -> AppResult<SharedList<KeyResult>> {
         Ok(SharedList::new(
             load_one::<KeyResultsOf, _>(ctx, self.0.id)
@@ -347,7 +340,6 @@ impl ObjectiveFields {
     }
 
     /// Dated steps towards this objective, by id.
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn milestones(&self, ctx: &Context<'_>) -> AppResult<Vec<Milestone>> {
         Ok(load_one::<MilestonesOf, _>(ctx, self.0.id)
             .await?
@@ -385,9 +377,6 @@ impl ObjectiveFields {
     }
 
     /// Progress notes and comments, newest first, a page at a time.
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn updates_connection(
         &self,
         ctx: &Context<'_>,
@@ -418,7 +407,6 @@ impl ObjectiveFields {
 
     /// Progress notes and comments, newest first (`first` at most 100).
     #[graphql(
-        complexity = "super::limits::paged(Some(first), 20, child_complexity)",
         deprecation = "Use updatesConnection: opaque cursors in both directions, and pageInfo."
     )]
     async fn updates(

@@ -41,7 +41,6 @@ impl Team {
     }
 
     /// The units directly below it, by id.
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> AppResult<Vec<Team>> {
         Ok(load_one::<SubTeamsOf, _>(ctx, self.0.id)
             .await?
@@ -52,7 +51,6 @@ impl Team {
     }
 
     /// The people whose home team this is, by id.
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> AppResult<Vec<User>> {
         Ok(load_one::<UsersOfTeam, _>(ctx, self.0.id)
             .await?

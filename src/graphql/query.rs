@@ -77,7 +77,6 @@ impl CoreQuery {
     }
 
     /// Several objects by global ID, in the order asked (at most 100).
-    #[graphql(complexity = "ids.len().max(1).saturating_mul(child_complexity)")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -134,9 +133,6 @@ impl CoreQuery {
     }
 
     /// Objectives visible to you, by id, a page at a time (`first` at most 100).
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn objectives(
         &self,
         ctx: &Context<'_>,
@@ -190,9 +186,6 @@ impl CoreQuery {
     }
 
     /// The tenant's teams by id, a page at a time; `rootsOnly` keeps top-level units.
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn teams(
         &self,
         ctx: &Context<'_>,
@@ -228,9 +221,6 @@ impl CoreQuery {
     }
 
     /// The tenant's users by id, a page at a time.
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -278,9 +268,6 @@ impl CoreQuery {
     /// MongoDB's goal_trees by materialised-path prefix), in tree order, a page at a time.
     /// Objectives you may not see are left out, so a page may hold fewer than asked.
     /// Reflects the relay's latest state of the tree.
-    #[graphql(
-        complexity = "super::limits::paged(first.or(last), super::connection::DEFAULT_PAGE_SIZE, child_complexity)"
-    )]
     // Each argument is a GraphQL argument of the field: the API's shape, not a code smell.
     #[allow(clippy::too_many_arguments)]
     async fn branch_connection(
@@ -343,10 +330,7 @@ impl CoreQuery {
     /// Objectives anywhere below `under` whose custom fields match every condition (from
     /// MongoDB's goal_trees by materialised-path prefix), in tree order, at most `first`
     /// (≤ 500). Reflects the relay's latest state of the tree.
-    #[graphql(
-        complexity = "super::limits::paged(Some(first), 100, child_complexity)",
-        deprecation = "Use branchConnection: cursors to page through a large branch."
-    )]
+    #[graphql(deprecation = "Use branchConnection: cursors to page through a large branch.")]
     async fn branch(
         &self,
         ctx: &Context<'_>,
@@ -376,7 +360,6 @@ impl CoreQuery {
     }
 
     /// The tenant's planning cycles, latest first (at most 100).
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn cycles(&self, ctx: &Context<'_>) -> AppResult<Vec<Cycle>> {
         let viewer = viewer(ctx)?;
         let rows = stores(ctx)

@@ -228,7 +228,6 @@ impl ReportQuery {
 
     /// Every department ranked within its company by the mean progress of its (and its
     /// sub-teams') objectives, with progress percentiles (PostgreSQL window functions).
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn department_ranking(
         &self,
         ctx: &Context<'_>,
@@ -300,7 +299,6 @@ impl ReportQuery {
     /// Progress of an objective (rolled up over its subtree as it is today) or of a key result
     /// at the end of each day or week in `[from, to)`, from the check-ins (at most 400 buckets;
     /// milestone key results, which check-ins do not move, count at their current progress).
-    #[graphql(complexity = "super::limits::listed(child_complexity)")]
     async fn progress_history(
         &self,
         ctx: &Context<'_>,

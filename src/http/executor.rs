@@ -8,6 +8,7 @@ use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response};
 
 use crate::graphql::GoalSchema;
+use crate::graphql::cost::CostModel;
 use crate::http::parsed_queries::ParsedQueries;
 
 /// [`GoalSchema`] behind the document cache; cheap to clone.
@@ -15,15 +16,23 @@ use crate::http::parsed_queries::ParsedQueries;
 pub struct CheckedSchema {
     schema: GoalSchema,
     documents: ParsedQueries,
+    cost_model: Arc<CostModel>,
 }
 
 impl CheckedSchema {
     /// `schema` with a fresh document cache.
     pub fn new(schema: GoalSchema) -> Self {
+        let cost_model = Arc::new(CostModel::from_sdl(&schema.sdl()));
         Self {
             schema,
             documents: ParsedQueries::default(),
+            cost_model,
         }
+    }
+
+    /// The schema's fields as query cost reads them.
+    pub fn cost_model(&self) -> &CostModel {
+        &self.cost_model
     }
 
     /// The documents cached so far.

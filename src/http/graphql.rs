@@ -27,7 +27,7 @@ use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::limits::{MAX_BATCH, rejection};
 use crate::http::negotiation::{AnswerType, not_executed};
-use crate::http::{persisted, playground};
+use crate::http::{cost, persisted, playground};
 use crate::loaders;
 use crate::store::metrics::{RequestCounters, operation_label, record_request};
 
@@ -205,11 +205,6 @@ async fn run(
                     return Err(refusal(answer, StatusCode::OK, error));
                 }
             };
-            if let Prepared::Viewer(viewer) = &prepare
-                && let Some(refused) = rate_limited(&state, viewer.tenant_id, &batch, answer).await
-            {
-                return Err(refused);
-            }
             for request in requests_mut(&mut batch) {
                 persisted::resolve(&state.shared, request)
                     .await
@@ -235,6 +230,14 @@ async fn run(
                 }
             }
             operation = operation_of(&batch);
+            let charge = match &prepare {
+                Prepared::Viewer(viewer) => Some(
+                    cost::charge(&state, viewer, &batch)
+                        .await
+                        .map_err(|refused| over_budget(answer, refused))?,
+                ),
+                Prepared::Anonymous => None,
+            };
             let batch = match batch {
                 BatchRequest::Single(request) => {
                     BatchRequest::Single(prepare.apply(&state, request))
@@ -246,30 +249,39 @@ async fn run(
                         .collect(),
                 ),
             };
-            tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch))
-                .await
-                .map_err(|_elapsed| {
-                    // Dropping the execution cancels its pending queries; the connections'
-                    // statement_timeout stops whatever PostgreSQL is still running.
-                    refusal(
-                        answer,
-                        StatusCode::OK,
-                        rejection(
-                            code::TIMEOUT,
-                            format!(
-                                "the request took longer than {} s and was cancelled; ask for \
+            let response =
+                tokio::time::timeout(state.limits.timeout, state.schema.execute_batch(batch))
+                    .await
+                    .map_err(|_elapsed| {
+                        // Dropping the execution cancels its pending queries; the connections'
+                        // statement_timeout stops whatever PostgreSQL is still running.
+                        refusal(
+                            answer,
+                            StatusCode::OK,
+                            rejection(
+                                code::TIMEOUT,
+                                format!(
+                                    "the request took longer than {} s and was cancelled; ask for \
                                  less (smaller pages, a lower maxDepth, fewer nested lists)",
-                                state.limits.timeout.as_secs_f64()
+                                    state.limits.timeout.as_secs_f64()
+                                ),
                             ),
-                        ),
-                    )
-                })
+                        )
+                    })?;
+            let mut response = response;
+            let rate_headers = match charge {
+                Some(charge) => charge.settle(&state, &mut response).await,
+                None => HeaderMap::new(),
+            };
+            Ok((response, rate_headers))
         })
         .await;
     let (mut http, outcome) = match executed {
-        Ok(mut response) => {
+        Ok((mut response, rate_headers)) => {
             sanitize_all(&mut response);
-            (answer_with(answer, &response), outcome_of(&response))
+            let mut http = answer_with(answer, &response);
+            http.headers_mut().extend(rate_headers);
+            (http, outcome_of(&response))
         }
         Err(refused) => {
             let outcome = format!("http_{}", refused.status().as_u16());
@@ -404,43 +416,27 @@ fn requests_mut(batch: &mut BatchRequest) -> Vec<&mut async_graphql::Request> {
     }
 }
 
-/// RATE_LIMITED (HTTP 429) when the tenant's budget lacks a token for each operation of the
-/// batch (one round trip to the shared state, whatever the batch's size).
-async fn rate_limited(
-    state: &AppState,
-    tenant_id: i64,
-    batch: &BatchRequest,
-    answer: AnswerType,
-) -> Option<Response> {
-    let limit = state.limits.rate_limit?;
-    let operations = match batch {
-        BatchRequest::Single(_) => 1,
-        BatchRequest::Batch(requests) => requests.len(),
-    };
-    if state
-        .shared
-        .take_requests(tenant_id, operations, limit)
-        .await
-    {
-        return None;
+/// The answer to a request refused before it ran: NODE_LIMIT_EXCEEDED (or a pricing failure)
+/// as an error; RATE_LIMITED as HTTP 429 with `Retry-After` and the budget's headers.
+fn over_budget(answer: AnswerType, refused: cost::Refused) -> Response {
+    match refused {
+        cost::Refused::Error(error) => refusal(answer, StatusCode::OK, error),
+        cost::Refused::OverBudget {
+            requested,
+            limit,
+            budget,
+        } => {
+            let (error, retry_after) = cost::Refused::over_budget(requested, limit, budget);
+            let mut response = refusal(answer, StatusCode::TOO_MANY_REQUESTS, error);
+            response
+                .headers_mut()
+                .extend(cost::rate_headers((limit, budget)));
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
     }
-    let retry_after = (1.0 / limit.rate).ceil().max(1.0) as u64;
-    let mut response = refusal(
-        answer,
-        StatusCode::TOO_MANY_REQUESTS,
-        rejection(
-            code::RATE_LIMITED,
-            format!(
-                "your organisation is over its limit of {} requests per second (bursts of {}); \
-                 retry after {retry_after} s",
-                limit.rate, limit.burst
-            ),
-        ),
-    );
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    Some(response)
 }
 
 fn sanitize_all(response: &mut BatchResponse) {

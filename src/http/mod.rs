@@ -2,6 +2,7 @@
 //! and operations endpoints.
 
 pub mod assets;
+pub mod cost;
 pub mod dashboard;
 pub mod executor;
 pub mod graphql;

@@ -75,6 +75,16 @@ impl ParsedQueries {
         .flatten()
     }
 
+    /// `read` of `request`'s parsed document (cached, or parsed now); `None` when it does not
+    /// parse.
+    pub fn read<T>(
+        &self,
+        request: &async_graphql::Request,
+        read: impl Fn(&ExecutableDocument) -> T,
+    ) -> Option<T> {
+        self.with_document(&request.query, read)
+    }
+
     /// Whether `request` only introspects the schema: every root field of the operation it
     /// runs is `__schema`, `__type` or `__typename` (what anonymous callers may ask).
     pub fn is_introspection(&self, request: &async_graphql::Request) -> bool {

@@ -17,9 +17,10 @@ const QUERY_TTL_SECONDS: u64 = 7 * 86_400;
 /// The most persisted queries kept in process (the registry is emptied when full).
 const LOCAL_QUERY_CAPACITY: usize = 10_000;
 
-/// Takes `ARGV[3]` tokens at once from a bucket of `burst` tokens refilled at `rate` per
-/// second, using Redis's own clock so replicas' clocks do not matter. Returns 1 when they were
-/// taken (none are taken otherwise).
+/// Takes `ARGV[3]` points at once from a bucket of `burst` points refilled at `rate` per
+/// second (a negative amount gives points back, up to `burst`), using Redis's own clock so
+/// replicas' clocks do not matter. Returns `{taken (1 or 0), points left × 1000}`; nothing is
+/// taken unless all of it can be.
 const TOKEN_BUCKET: &str = r"
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -32,23 +33,33 @@ local at = tonumber(bucket[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
 local taken = 0
 if tokens >= wanted then
-  tokens = tokens - wanted
+  tokens = math.min(burst, tokens - wanted)
   taken = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return taken
+return {taken, math.floor(tokens * 1000)}
 ";
 
 /// The token-bucket script, hashed once (Redis runs it by its SHA after the first load).
 static TOKEN_BUCKET_SCRIPT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(TOKEN_BUCKET));
 
-/// A per-tenant request budget: `rate` requests per second on average, `burst` at once.
+/// A per-tenant budget of query cost points: `rate` points per second on average, `burst` at
+/// once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
     pub rate: f64,
     pub burst: f64,
+}
+
+/// The outcome of taking points from a budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Whether the points were taken (nothing is taken otherwise).
+    pub taken: bool,
+    /// The points left in the bucket.
+    pub remaining: f64,
 }
 
 /// Where the shared state lives.
@@ -86,10 +97,9 @@ impl SharedState {
         })
     }
 
-    /// Whether `tenant_id` may make `requests` more requests under `limit`; takes them from
-    /// its budget, all or none, in one round trip.
-    pub async fn take_requests(&self, tenant_id: i64, requests: usize, limit: RateLimit) -> bool {
-        let wanted = requests as f64;
+    /// Takes `points` from `tenant_id`'s budget under `limit`, all or none (a negative amount
+    /// gives points back), in one round trip; whether they were taken and what is left.
+    pub async fn take_points(&self, tenant_id: i64, points: f64, limit: RateLimit) -> Budget {
         match &self.backend {
             Backend::Local(state) => {
                 let mut buckets = locked(&state.buckets);
@@ -98,26 +108,37 @@ impl SharedState {
                 *tokens =
                     (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
                 *at = now;
-                if *tokens >= wanted {
-                    *tokens -= wanted;
-                    true
-                } else {
-                    false
+                let taken = *tokens >= points;
+                if taken {
+                    *tokens = (*tokens - points).min(limit.burst);
+                }
+                Budget {
+                    taken,
+                    remaining: *tokens,
                 }
             }
             Backend::Redis(manager) => {
                 let mut connection = manager.clone();
-                let taken: Result<i64, _> = TOKEN_BUCKET_SCRIPT
+                let answer: Result<(i64, i64), _> = TOKEN_BUCKET_SCRIPT
                     .key(format!("goalgraph:rate:{tenant_id}"))
                     .arg(limit.rate)
                     .arg(limit.burst)
-                    .arg(wanted)
+                    .arg(points)
                     .invoke_async(&mut connection)
                     .await;
-                taken.map(|taken| taken == 1).unwrap_or_else(|error| {
-                    tracing::warn!(%error, "rate limit: Redis failed; letting the request through");
-                    true
-                })
+                match answer {
+                    Ok((taken, millis)) => Budget {
+                        taken: taken == 1,
+                        remaining: millis as f64 / 1000.0,
+                    },
+                    Err(error) => {
+                        tracing::warn!(%error, "rate limit: Redis failed; letting the request through");
+                        Budget {
+                            taken: true,
+                            remaining: limit.burst,
+                        }
+                    }
+                }
             }
         }
     }
@@ -178,13 +199,35 @@ mod tests {
             burst: 3.0,
         };
         for _ in 0..3 {
-            assert!(shared.take_requests(1, 1, limit).await);
+            assert!(shared.take_points(1, 1.0, limit).await.taken);
         }
-        assert!(!shared.take_requests(1, 1, limit).await);
+        assert!(!shared.take_points(1, 1.0, limit).await.taken);
         // Another tenant has its own bucket.
-        assert!(shared.take_requests(2, 1, limit).await);
+        assert!(shared.take_points(2, 1.0, limit).await.taken);
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-        assert!(shared.take_requests(1, 1, limit).await);
+        assert!(shared.take_points(1, 1.0, limit).await.taken);
+    }
+
+    #[tokio::test]
+    async fn points_given_back_never_overfill_the_bucket() {
+        let shared = SharedState::local();
+        let limit = RateLimit {
+            rate: 0.001,
+            burst: 10.0,
+        };
+        assert_eq!(
+            shared.take_points(1, 8.0, limit).await.remaining.round(),
+            2.0
+        );
+        assert_eq!(
+            shared.take_points(1, -5.0, limit).await.remaining.round(),
+            7.0
+        );
+        assert_eq!(
+            shared.take_points(1, -50.0, limit).await.remaining.round(),
+            10.0
+        );
+        assert!(!shared.take_points(1, 11.0, limit).await.taken);
     }
 
     #[tokio::test]

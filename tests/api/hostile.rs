@@ -22,7 +22,7 @@ const EXPECTED_CODES: &[&str] = &[
     "CONFLICT",
     "PAGE_TOO_LARGE",
     "PAYLOAD_TOO_LARGE",
-    "QUERY_TOO_COMPLEX",
+    "NODE_LIMIT_EXCEEDED",
 ];
 
 /// Text that must never reach a client.

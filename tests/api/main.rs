@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth_and_tenancy;
 mod container;
+mod cost;
 mod dashboard;
 mod documents;
 mod errors;

@@ -160,6 +160,18 @@ async fn a_subtree_listing_is_one_statement_whatever_its_size() {
         first.statements, 2,
         "the user, then the viewer field's user row"
     );
+    // Pricing a tree read reads its root's stored subtree size, once per replica every few
+    // seconds (`http::cost`): the first read of each root costs that statement more.
+    for priced in [root, root + 1] {
+        let cold = app
+            .gql(
+                Some(&t.admin.token),
+                q2,
+                json!({ "id": objective_id(priced) }),
+            )
+            .await;
+        assert_eq!(cold.statements, 2, "the stored size, then the subtree");
+    }
     let whole = app
         .gql(
             Some(&t.admin.token),
@@ -230,10 +242,13 @@ async fn an_objective_with_its_children_is_one_statement_and_hides_what_children
             .map(|c| c["id"].as_str().expect("id").to_owned())
             .collect()
     };
-    // Warm the replica's user cache for both callers.
+    // Warm the replica's user cache for both callers, and its record of the root's stored
+    // subtree size (read once to price tree reads).
     for token in [&t.admin.token, &member.token] {
         app.gql(Some(token), "{ viewer { id } }", json!({})).await;
     }
+    app.gql(Some(&t.admin.token), q3, json!({ "id": root }))
+        .await;
     let as_admin = app
         .gql(Some(&t.admin.token), q3, json!({ "id": root }))
         .await;

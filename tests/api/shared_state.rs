@@ -32,7 +32,8 @@ fn limited(rate: f64, burst: f64) -> RequestLimits {
 
 #[tokio::test]
 async fn a_tenants_rate_limit_is_shared_by_every_replica_through_redis() {
-    let app = spawn_app_sharing(limited(1.0, 5.0), Some(redis_url())).await;
+    // `{ viewer { name } }` costs 2 points: a budget of 10 holds five of them.
+    let app = spawn_app_sharing(limited(1.0, 10.0), Some(redis_url())).await;
     let replica = app.replica().await;
     let t = app.tenant("busy").await;
     let other = app.tenant("quiet").await;
@@ -53,7 +54,7 @@ async fn a_tenants_rate_limit_is_shared_by_every_replica_through_redis() {
     // Another tenant has its own budget.
     let (status, _) = post(&app, &replica, &other.admin.token, query.clone()).await;
     assert_eq!(status, 200);
-    // A batch spends one token per operation.
+    // A batch costs what its operations cost together (5 × 2 > the 8 points left).
     let (status, _) = post(
         &app,
         &replica,
@@ -66,7 +67,7 @@ async fn a_tenants_rate_limit_is_shared_by_every_replica_through_redis() {
 
 #[tokio::test]
 async fn without_redis_each_process_keeps_its_own_budget() {
-    let app = spawn_app_sharing(limited(1.0, 2.0), None).await;
+    let app = spawn_app_sharing(limited(1.0, 4.0), None).await;
     let t = app.tenant("local").await;
     let query = json!({ "query": VIEWER });
     for _ in 0..2 {

@@ -18,6 +18,7 @@ pub mod reports;
 pub mod rollup;
 pub mod scoped;
 pub mod seed;
+pub mod subtree_sizes;
 pub mod tree;
 pub mod user_cache;
 pub mod visibility;

@@ -4,7 +4,8 @@
 //! The work is proportional to depth x fan-out, never to subtree size: siblings off the chain
 //! contribute their stored progress. Six statements at most whatever the depth: the chain, its
 //! key results, the chain's children, one batched UPDATE each for key results and objectives,
-//! and one NOTIFY announcing the changed objectives to live subscribers
+//! (plus one for the chain's stored subtree sizes after a change of the tree's shape), and one
+//! NOTIFY announcing the changed objectives to live subscribers
 //! (see [`super::progress_feed`]).
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::scoped::sql;
+use super::subtree_sizes::{self, CountedChild};
 use super::{progress_feed, tree};
 use crate::domain::key_result::KeyResultKind;
 use crate::domain::objective::ObjectiveStatus;
@@ -43,6 +45,7 @@ struct ChildRow {
     status: ObjectiveStatus,
     archived: bool,
     progress: f64,
+    descendant_count: i64,
 }
 
 /// Recomputes progress for `seeds` and every ancestor of theirs, writes what changed, and
@@ -56,7 +59,8 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
     let key_results = key_result_rows(txn, tenant_id, Some(&chain_ids)).await?;
     let children = ChildRow::find_by_statement(sql(
         r#"
-            SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress
+            SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress,
+                   descendant_count
             FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)
         "#,
         [tenant_id.into(), chain_ids.into()],
@@ -64,6 +68,16 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
     .all(txn)
     .await?;
 
+    let counted: Vec<CountedChild> = children
+        .iter()
+        .map(|child| CountedChild {
+            id: child.id,
+            parent_id: child.parent_id,
+            archived: child.archived,
+            descendant_count: child.descendant_count,
+        })
+        .collect();
+    let sizes = subtree_sizes::recount(&chain, &counted);
     let (kr_progress, mut contributions) = key_result_progress_by_objective(&key_results)?;
     let kr_updates: Vec<(i64, f64)> = key_results
         .iter()
@@ -102,6 +116,7 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
             (after != link.progress).then_some((link.id, after))
         })
         .collect();
+    subtree_sizes::write(txn, tenant_id, &sizes).await?;
     write_progress(txn, "key_results", tenant_id, &kr_updates).await?;
     write_progress(txn, "objectives", tenant_id, &objective_updates).await?;
     progress_feed::announce(
@@ -208,7 +223,7 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
     let objectives = ChildRow::find_by_statement(sql(
         r#"
             SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status,
-                   archived_at IS NOT NULL AS archived, progress
+                   archived_at IS NOT NULL AS archived, progress, descendant_count
             FROM objectives WHERE tenant_id = $1
         "#,
         [tenant_id.into()],

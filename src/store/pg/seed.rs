@@ -158,6 +158,7 @@ pub async fn bench_tree_owned_by(
         [],
     ))
     .await?;
+    super::subtree_sizes::recount_tenant(&txn, tenant_id).await?;
     txn.commit().await?;
     // Fresh statistics, or the planner sees the tables as they were before the load and may
     // walk a million-row tree with sequential scans.

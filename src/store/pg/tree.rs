@@ -213,6 +213,10 @@ pub struct ChainLink {
     pub visibility: Visibility,
     pub owner_id: i64,
     pub team_id: Option<i64>,
+    /// Unarchived children, as stored.
+    pub child_count: i64,
+    /// Unarchived objectives below it in all, as stored.
+    pub descendant_count: i64,
 }
 
 /// `seeds` and all their ancestors, each once, regardless of visibility (roll-ups and move
@@ -230,7 +234,8 @@ pub async fn chain(
                 SELECT p.id, p.parent_id
                 FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id
             )
-            SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id
+            SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id,
+                   o.child_count, o.descendant_count
             FROM chain JOIN objectives o ON o.tenant_id = $1 AND o.id = chain.id
         "#,
         [tenant_id.into(), seeds.to_vec().into()],
