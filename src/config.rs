@@ -138,7 +138,7 @@ pub struct SecretArgs {
 impl SecretArgs {
     /// The token keys these settings describe, around the HS256 `secret`.
     pub async fn token_keys(&self, secret: &[u8]) -> Result<crate::auth::TokenKeys, String> {
-        let keys = crate::auth::TokenKeys::new(secret)
+        let keys = crate::auth::TokenKeys::new(secret)?
             .with_issuer(self.jwt_issuer.clone())
             .with_audience(self.jwt_audience.clone());
         let policy = crate::auth::RefreshPolicy {

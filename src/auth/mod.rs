@@ -68,15 +68,16 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
-    /// Keys for HS256 tokens signed with `secret` (goalgraph's own).
-    pub fn new(secret: &[u8]) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+    /// Keys for HS256 tokens signed with `secret` (goalgraph's own), which must not be empty.
+    pub fn new(secret: &[u8]) -> Result<Self, String> {
+        let unusable = |err: jsonwebtoken::errors::Error| format!("the token secret is unusable: {err}");
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret).map_err(unusable)?,
+            decoding: DecodingKey::from_secret(secret).map_err(unusable)?,
             rsa: None,
             issuer: None,
             audience: None,
-        }
+        })
     }
 
     /// Requires (and, in issued tokens, sets) this issuer.
@@ -279,19 +280,19 @@ mod tests {
 
     #[tokio::test]
     async fn an_issued_token_verifies_with_the_same_secret_only() {
-        let keys = TokenKeys::new(b"secret-one");
+        let keys = TokenKeys::new(b"secret-one").expect("token keys");
         let token = keys.issue(3, 7, Role::Manager, 60);
         let claims = keys.verify(&token).await.expect("valid");
         assert_eq!(
             (claims.tenant, claims.sub.as_str(), claims.role.as_str()),
             (3, "7", "manager")
         );
-        assert!(TokenKeys::new(b"secret-two").verify(&token).await.is_err());
+        assert!(TokenKeys::new(b"secret-two").expect("token keys").verify(&token).await.is_err());
     }
 
     #[tokio::test]
     async fn an_expired_token_is_refused() {
-        let keys = TokenKeys::new(b"s");
+        let keys = TokenKeys::new(b"s").expect("token keys");
         let claims = Claims {
             exp: 1,
             iat: 0,
@@ -323,7 +324,7 @@ mod tests {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
-            &EncodingKey::from_secret(secret),
+            &EncodingKey::from_secret(secret).expect("key"),
         )
         .expect("encodes")
     }
@@ -346,14 +347,14 @@ mod tests {
 
     fn with_idp() -> TokenKeys {
         let jwks: JwkSet = serde_json::from_str(JWKS).expect("jwks");
-        TokenKeys::new(b"goalgraph-secret")
+        TokenKeys::new(b"goalgraph-secret").expect("token keys")
             .with_jwks(&jwks)
             .expect("rsa key")
     }
 
     #[tokio::test]
     async fn a_token_not_valid_yet_is_refused() {
-        let keys = TokenKeys::new(b"s");
+        let keys = TokenKeys::new(b"s").expect("token keys");
         let claims = Claims {
             nbf: Some(now_seconds() + 3600),
             ..claims_now()
@@ -369,7 +370,7 @@ mod tests {
 
     #[tokio::test]
     async fn issuer_and_audience_are_required_when_configured() {
-        let keys = TokenKeys::new(b"s")
+        let keys = TokenKeys::new(b"s").expect("token keys")
             .with_issuer(Some("https://id.example".into()))
             .with_audience(Some("goalgraph".into()));
         let issued = keys.issue(1, 1, Role::Admin, 60);
@@ -407,7 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn alg_none_and_other_algorithms_are_refused() {
-        let keys = TokenKeys::new(b"s");
+        let keys = TokenKeys::new(b"s").expect("token keys");
         let payload = b64(&serde_json::to_vec(&claims_now()).expect("json"));
         for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#] {
             let unsigned = format!("{}.{payload}.", b64(header.as_bytes()));
@@ -416,7 +417,7 @@ mod tests {
         let hs384 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS384),
             &claims_now(),
-            &EncodingKey::from_secret(b"s"),
+            &EncodingKey::from_secret(b"s").expect("key"),
         )
         .expect("encodes");
         assert!(keys.verify(&hs384).await.is_err());
@@ -438,7 +439,7 @@ mod tests {
         );
         // Without a JWKS, RS256 is not accepted at all.
         assert!(
-            TokenKeys::new(b"goalgraph-secret")
+            TokenKeys::new(b"goalgraph-secret").expect("token keys")
                 .verify(&rs256(&claims_now(), None))
                 .await
                 .is_err()
@@ -453,7 +454,7 @@ mod tests {
             first_key(include_str!("../../tests/fixtures/rs256-test-jwks-2.json"))
         ))
         .expect("jwks");
-        let keys = TokenKeys::new(b"s").with_jwks(&both).expect("rsa keys");
+        let keys = TokenKeys::new(b"s").expect("token keys").with_jwks(&both).expect("rsa keys");
         let second = EncodingKey::from_rsa_pem(include_bytes!(
             "../../tests/fixtures/rs256-test-private-2.pem"
         ))
@@ -492,7 +493,7 @@ mod tests {
         let forged_with_kid = jsonwebtoken::encode(
             &header,
             &claims_now(),
-            &EncodingKey::from_secret(PUBLIC_PEM),
+            &EncodingKey::from_secret(PUBLIC_PEM).expect("key"),
         )
         .expect("encodes");
         assert!(keys.verify(&forged_with_kid).await.is_err());
@@ -500,7 +501,7 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_secret() {
-        let keys = TokenKeys::new(b"super-secret-value");
+        let keys = TokenKeys::new(b"super-secret-value").expect("token keys");
         assert!(!format!("{keys:?}").contains("super-secret-value"));
     }
 

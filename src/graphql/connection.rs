@@ -156,6 +156,24 @@ impl<C: Cursor> PageRequest<C> {
         })
     }
 
+    /// The four connection arguments of a list paged by [`DEFAULT_PAGE_SIZE`], at most
+    /// [`MAX_PAGE_SIZE`] at once.
+    pub fn standard(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<Self> {
+        Self::parse(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )
+    }
+
     /// The page of the list of `owner_id` (an objective's children, a key result's
     /// check-ins …) through loader `L`, which batches the owners of a query level.
     pub async fn load_page<L, Row, Node>(

@@ -1,7 +1,7 @@
 //! The `KeyResult` and `CheckIn` types.
 
 use super::connection::{
-    CheckInConnection, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, page_size,
+    CheckInConnection, PageRequest, page_size,
 };
 use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Value};
@@ -152,14 +152,7 @@ impl KeyResultFields {
         #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
         before: Option<String>,
     ) -> AppResult<CheckInConnection> {
-        let request = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let request = PageRequest::standard(first, after, last, before)?;
         let page = request
             .load_page::<CheckInPagesOf, _, _>(
                 ctx,

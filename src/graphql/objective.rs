@@ -6,7 +6,7 @@ use ref_cast::RefCast;
 use std::borrow::Borrow;
 
 use super::connection::{
-    DEFAULT_PAGE_SIZE, GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection,
+    GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection,
     page_size,
 };
 use super::context::{encode_id, load_many, load_one, stores, viewer};
@@ -269,14 +269,7 @@ impl ObjectiveFields {
         #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
         before: Option<String>,
     ) -> AppResult<SubObjectiveConnection> {
-        let request = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let request = PageRequest::standard(first, after, last, before)?;
         let page = request
             .load_page::<ChildrenPagesOf, _, _>(ctx, self.0.id, |row| row.id, Objective)
             .await?;
@@ -391,14 +384,7 @@ impl ObjectiveFields {
         #[graphql(desc = "Items before this cursor (a `startCursor` of a previous page).")]
         before: Option<String>,
     ) -> AppResult<GoalUpdateConnection> {
-        let request = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let request = PageRequest::standard(first, after, last, before)?;
         let page = request
             .load_page::<UpdatePagesOf, _, _>(ctx, self.0.id, |note| note.id, GoalUpdate)
             .await?;

@@ -151,14 +151,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> AppResult<ObjectiveConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let page = PageRequest::standard(first, after, last, before)?;
         let filter = filter.unwrap_or_default();
         let store_filter = into_store_filter(ctx, viewer.tenant_id, filter).await?;
         let objectives = &stores(ctx).objectives;
@@ -202,14 +195,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> AppResult<TeamConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let page = PageRequest::standard(first, after, last, before)?;
         let org = &stores(ctx).org;
         let (rows, total) = futures::try_join!(
             org.teams_page(viewer.tenant_id, roots_only, &page.window),
@@ -236,14 +222,7 @@ impl CoreQuery {
         before: Option<String>,
     ) -> AppResult<UserConnection> {
         let viewer = viewer(ctx)?;
-        let page = PageRequest::parse(
-            first,
-            after.as_deref(),
-            last,
-            before.as_deref(),
-            DEFAULT_PAGE_SIZE,
-            MAX_PAGE_SIZE,
-        )?;
+        let page = PageRequest::standard(first, after, last, before)?;
         let org = &stores(ctx).org;
         let (rows, total) = futures::try_join!(
             org.users_page(viewer.tenant_id, &page.window),

@@ -243,7 +243,7 @@ impl TestSettings {
             direct_url: database_url,
             resolution: Resolution::Lean,
             cors_origins: Vec::new(),
-            keys: TokenKeys::new(SECRET),
+            keys: TokenKeys::new(SECRET).expect("token keys"),
         }
     }
 }

@@ -167,24 +167,9 @@ impl GoalTrees {
         conditions: &[(String, Bson)],
         limit: i64,
     ) -> MongoResult<Vec<i64>> {
-        let filter = branch_filter(tenant_id, path, conditions);
-        let options = FindOptions::builder()
-            .projection(doc! { "objective_id": 1, "path": 1 })
-            .sort(doc! { "path": 1 })
-            .limit(limit + 1)
-            .batch_size(u32::try_from(limit + 1).unwrap_or(u32::MAX))
-            .build();
-        let cursor = collection(&self.db)
-            .find(filter)
-            .with_options(options)
-            .await?;
-        let documents: Vec<Document> = cursor.try_collect().await?;
-        Ok(documents
-            .iter()
-            .filter(|d| d.get_str("path").ok() != Some(path))
-            .filter_map(|d| d.get_i64("objective_id").ok())
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .collect())
+        let window = Window::first(u64::try_from(limit).unwrap_or_default());
+        let found = self.branch_window(tenant_id, path, conditions, &window).await?;
+        Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
     /// `(path, objective id)` of the documents strictly below `path` whose custom fields equal
