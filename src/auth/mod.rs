@@ -70,7 +70,8 @@ impl std::fmt::Debug for TokenKeys {
 impl TokenKeys {
     /// Keys for HS256 tokens signed with `secret` (goalgraph's own), which must not be empty.
     pub fn new(secret: &[u8]) -> Result<Self, String> {
-        let unusable = |err: jsonwebtoken::errors::Error| format!("the token secret is unusable: {err}");
+        let unusable =
+            |err: jsonwebtoken::errors::Error| format!("the token secret is unusable: {err}");
         Ok(Self {
             encoding: EncodingKey::from_secret(secret).map_err(unusable)?,
             decoding: DecodingKey::from_secret(secret).map_err(unusable)?,
@@ -287,7 +288,13 @@ mod tests {
             (claims.tenant, claims.sub.as_str(), claims.role.as_str()),
             (3, "7", "manager")
         );
-        assert!(TokenKeys::new(b"secret-two").expect("token keys").verify(&token).await.is_err());
+        assert!(
+            TokenKeys::new(b"secret-two")
+                .expect("token keys")
+                .verify(&token)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -347,7 +354,8 @@ mod tests {
 
     fn with_idp() -> TokenKeys {
         let jwks: JwkSet = serde_json::from_str(JWKS).expect("jwks");
-        TokenKeys::new(b"goalgraph-secret").expect("token keys")
+        TokenKeys::new(b"goalgraph-secret")
+            .expect("token keys")
             .with_jwks(&jwks)
             .expect("rsa key")
     }
@@ -370,7 +378,8 @@ mod tests {
 
     #[tokio::test]
     async fn issuer_and_audience_are_required_when_configured() {
-        let keys = TokenKeys::new(b"s").expect("token keys")
+        let keys = TokenKeys::new(b"s")
+            .expect("token keys")
             .with_issuer(Some("https://id.example".into()))
             .with_audience(Some("goalgraph".into()));
         let issued = keys.issue(1, 1, Role::Admin, 60);
@@ -439,7 +448,8 @@ mod tests {
         );
         // Without a JWKS, RS256 is not accepted at all.
         assert!(
-            TokenKeys::new(b"goalgraph-secret").expect("token keys")
+            TokenKeys::new(b"goalgraph-secret")
+                .expect("token keys")
                 .verify(&rs256(&claims_now(), None))
                 .await
                 .is_err()
@@ -454,7 +464,10 @@ mod tests {
             first_key(include_str!("../../tests/fixtures/rs256-test-jwks-2.json"))
         ))
         .expect("jwks");
-        let keys = TokenKeys::new(b"s").expect("token keys").with_jwks(&both).expect("rsa keys");
+        let keys = TokenKeys::new(b"s")
+            .expect("token keys")
+            .with_jwks(&both)
+            .expect("rsa keys");
         let second = EncodingKey::from_rsa_pem(include_bytes!(
             "../../tests/fixtures/rs256-test-private-2.pem"
         ))

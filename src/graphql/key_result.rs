@@ -1,8 +1,6 @@
 //! The `KeyResult` and `CheckIn` types.
 
-use super::connection::{
-    CheckInConnection, PageRequest, page_size,
-};
+use super::connection::{CheckInConnection, PageRequest, page_size};
 use super::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Value};
 use ref_cast::RefCast;

@@ -6,8 +6,7 @@ use ref_cast::RefCast;
 use std::borrow::Borrow;
 
 use super::connection::{
-    GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection,
-    page_size,
+    GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection, page_size,
 };
 use super::context::{encode_id, load_many, load_one, stores, viewer};
 use super::documents::{GoalUpdate, ObjectiveActivity};

@@ -51,7 +51,8 @@ async fn no_token_is_401_with_a_bearer_challenge_except_for_introspection() {
 async fn a_bad_token_is_401_with_invalid_token_whatever_it_asks() {
     let app = spawn_app().await;
     let tenant = app.tenant("acme").await;
-    let other_keys = goalgraph::auth::TokenKeys::new(b"some-other-secret-some-other-secret").expect("token keys");
+    let other_keys = goalgraph::auth::TokenKeys::new(b"some-other-secret-some-other-secret")
+        .expect("token keys");
     let forged = other_keys.issue(tenant.id, tenant.admin.id, Role::Admin, 60);
     let ghost = app.keys.issue(tenant.id, 999_999, Role::Admin, 60);
     for token in ["not-a-jwt", forged.as_str(), ghost.as_str()] {

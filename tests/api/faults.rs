@@ -277,7 +277,9 @@ impl ProcessFixture {
             )
             .await
             .expect("tenant");
-        let token = TokenKeys::new(SECRET.as_bytes()).expect("token keys").issue(tenant.id, admin.id, Role::Admin, 3600);
+        let token = TokenKeys::new(SECRET.as_bytes())
+            .expect("token keys")
+            .issue(tenant.id, admin.id, Role::Admin, 3600);
         let data_dir = std::env::temp_dir().join(format!("gg-{tenant_name}-{name}"));
         Self {
             database_url,
@@ -579,7 +581,9 @@ fn embedded_data_dir(name: &str) -> std::path::PathBuf {
 
 /// The first tenant's admin token on a fresh embedded instance (tenant 1, user 1).
 fn first_admin_token() -> String {
-    TokenKeys::new(SECRET.as_bytes()).expect("token keys").issue(1, 1, Role::Admin, 3600)
+    TokenKeys::new(SECRET.as_bytes())
+        .expect("token keys")
+        .issue(1, 1, Role::Admin, 3600)
 }
 
 async fn create_objective(client: &reqwest::Client, address: &str, title: &str) -> Value {

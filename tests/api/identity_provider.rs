@@ -72,7 +72,8 @@ fn both_keys() -> String {
 async fn app_trusting(endpoint: &JwksEndpoint, policy: RefreshPolicy) -> TestApp {
     let (database_url, name) = fresh_database_named().await;
     let mut settings = TestSettings::new(database_url, &mongo_uri(), &name);
-    settings.keys = TokenKeys::new(SECRET).expect("token keys")
+    settings.keys = TokenKeys::new(SECRET)
+        .expect("token keys")
         .with_jwks_from(&endpoint.url, policy)
         .await
         .expect("the JWKS is read at start-up");

@@ -168,7 +168,9 @@ impl GoalTrees {
         limit: i64,
     ) -> MongoResult<Vec<i64>> {
         let window = Window::first(u64::try_from(limit).unwrap_or_default());
-        let found = self.branch_window(tenant_id, path, conditions, &window).await?;
+        let found = self
+            .branch_window(tenant_id, path, conditions, &window)
+            .await?;
         Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
