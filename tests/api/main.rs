@@ -27,6 +27,7 @@ mod replicas;
 mod reports;
 mod rollup;
 mod schema;
+mod sharding;
 mod shared_state;
 mod subscriptions;
 mod sync;

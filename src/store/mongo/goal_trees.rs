@@ -255,7 +255,12 @@ impl GoalTrees {
         let id = document_id(state.tenant_id, state.objective_id);
         let result = collection(&self.db)
             .update_one(
-                doc! { "_id": &id, "outbox_id": { "$lt": outbox_id } },
+                doc! {
+                    "tenant_id": state.tenant_id,
+                    "objective_id": state.objective_id,
+                    "_id": &id,
+                    "outbox_id": { "$lt": outbox_id },
+                },
                 doc! {
                     "$set": {
                         "tenant_id": state.tenant_id,
@@ -317,7 +322,11 @@ impl GoalTrees {
     /// Removes an objective's document.
     pub async fn delete(&self, tenant_id: i64, objective_id: i64) -> MongoResult<()> {
         collection(&self.db)
-            .delete_one(doc! { "_id": document_id(tenant_id, objective_id) })
+            .delete_one(doc! {
+                "tenant_id": tenant_id,
+                "objective_id": objective_id,
+                "_id": document_id(tenant_id, objective_id),
+            })
             .await?;
         Ok(())
     }
@@ -331,7 +340,11 @@ impl GoalTrees {
     ) -> MongoResult<()> {
         collection(&self.db)
             .update_one(
-                doc! { "_id": document_id(tenant_id, objective_id) },
+                doc! {
+                    "tenant_id": tenant_id,
+                    "objective_id": objective_id,
+                    "_id": document_id(tenant_id, objective_id),
+                },
                 doc! {
                     "$set": { "fields": fields },
                     "$setOnInsert": {
@@ -369,7 +382,14 @@ impl GoalTrees {
     pub async fn replace(&self, tree: &GoalTree) -> MongoResult<()> {
         let document = bson::to_document(tree).map_err(|err| MongoError::Bson(err.to_string()))?;
         collection(&self.db)
-            .replace_one(doc! { "_id": &tree.id }, document)
+            .replace_one(
+                doc! {
+                    "tenant_id": tree.tenant_id,
+                    "objective_id": tree.objective_id,
+                    "_id": &tree.id,
+                },
+                document,
+            )
             .with_options(
                 mongodb::options::ReplaceOptions::builder()
                     .upsert(true)

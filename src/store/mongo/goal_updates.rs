@@ -156,7 +156,7 @@ impl GoalUpdates {
         let previous = bson::to_bson(&previous).map_err(|e| MongoError::Bson(e.to_string()))?;
         collection(&self.db)
             .update_one(
-                doc! { "_id": id, "tenant_id": tenant_id },
+                doc! { "tenant_id": tenant_id, "_id": id },
                 doc! { "$set": { "body": body }, "$push": { "edits": previous } },
             )
             .await?;
@@ -173,7 +173,7 @@ impl GoalUpdates {
 
     pub async fn by_id(&self, tenant_id: i64, id: ObjectId) -> MongoResult<Option<GoalUpdate>> {
         Ok(collection(&self.db)
-            .find_one(doc! { "_id": id, "tenant_id": tenant_id })
+            .find_one(doc! { "tenant_id": tenant_id, "_id": id })
             .await?)
     }
 

@@ -2,6 +2,7 @@
 //! reached through the official driver with every command counted, plus the local
 //! SecantusDB server used when none is configured.
 
+pub mod command_log;
 pub mod goal_templates;
 pub mod goal_trees;
 pub mod goal_updates;
@@ -57,8 +58,9 @@ impl MongoStore {
         options.app_name = Some("goalgraph".into());
         options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
         options.command_event_handler = Some(EventHandler::callback(|event: CommandEvent| {
-            if let CommandEvent::Started(_) = event {
+            if let CommandEvent::Started(started) = event {
                 record_mongo_command();
+                command_log::record(&started);
             }
         }));
         let client = Client::with_options(options)?;
