@@ -397,9 +397,14 @@ async fn the_official_graphql_ws_client_receives_events_and_sees_4403() {
     let mut client = official_client(&app.address, &tenant.admin.token, &root).await;
     let mut lines = tokio::io::BufReader::new(client.stdout.take().expect("stdout")).lines();
     assert_eq!(client_event(&mut lines).await["event"], "connected");
-    // The subscription starts right after the acknowledgement; check in until it reports.
+    // The subscription starts right after the acknowledgement; check in (a new value each
+    // time: only a change of progress is an event) until it reports.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut value = 10.0;
     let event = loop {
-        app.check_in(&tenant.admin, &kr, 42.0)
+        assert!(Instant::now() < deadline, "no event within 30 s");
+        value += 1.0;
+        app.check_in(&tenant.admin, &kr, value)
             .await
             .data("/checkIn");
         if let Ok(Ok(Some(line))) =
@@ -412,10 +417,20 @@ async fn the_official_graphql_ws_client_receives_events_and_sees_4403() {
     let change = &event["payload"]["data"]["progressChanged"];
     assert_eq!(change["objectiveId"], root.as_str());
     // What a normalised cache needs: the object under its ID with the selected fields.
+    let progress = change["progress"].as_f64().expect("progress");
+    assert!(progress > 0.1 && progress <= value / 100.0, "{change}");
+    let objective = &change["objective"];
     assert_eq!(
-        change["objective"],
-        json!({ "__typename": "Objective", "id": root, "progress": 0.42, "status": "DRAFT" })
+        (
+            &objective["__typename"],
+            &objective["id"],
+            &objective["status"]
+        ),
+        (&json!("Objective"), &json!(root), &json!("DRAFT"))
     );
+    // Read when the event is sent: this change's progress, or a later check-in's.
+    let current = objective["progress"].as_f64().expect("progress");
+    assert!(current >= progress && current <= value / 100.0, "{change}");
 
     // A bad token: the client sees the close code the protocol gives it, 4403.
     let mut refused = official_client(&app.address, "not-a-jwt", &root).await;
