@@ -16,7 +16,7 @@ use crate::domain::access::Viewer;
 use crate::error::code;
 use crate::graphql::cost::{self, Estimate, MAX_NODES};
 use crate::graphql::limits::rejection;
-use crate::store::pg::subtree_sizes::{self, SubtreeSize};
+use crate::store::pg::subtree_sizes::{self, GuardedSize, SubtreeSize};
 use crate::store::shared::{Budget, RateLimit};
 
 /// How long a replica reuses an objective's stored subtree sizes for estimates.
@@ -25,20 +25,24 @@ const SIZES_TTL: Duration = Duration::from_secs(10);
 const SIZES_CAPACITY: usize = 50_000;
 
 /// Recently read subtree sizes, per replica: estimates need not be exact, and a dashboard
-/// asking for the same tree again costs no statement to price.
+/// asking for the same tree again costs no statement to price. Entries keep what decides who
+/// may see the objective: a viewer gets the sizes of the objectives it may see only (any other
+/// is priced as unknown), so a cost never tells what is below an objective you cannot see.
 #[derive(Default)]
 pub struct SizeCache {
-    entries: Mutex<HashMap<(i64, i64), (SubtreeSize, Instant)>>,
+    entries: Mutex<HashMap<(i64, i64), (GuardedSize, Instant)>>,
 }
 
 impl SizeCache {
-    /// The sizes of `ids` in `tenant_id`: cached ones, the rest read in one statement.
+    /// The sizes of those of `ids` that `viewer` may see: cached ones, the rest read in one
+    /// statement.
     async fn sizes(
         &self,
         state: &AppState,
-        tenant_id: i64,
+        viewer: &Viewer,
         ids: &[i64],
     ) -> Result<HashMap<i64, SubtreeSize>, ServerError> {
+        let tenant_id = viewer.tenant_id;
         let mut found = HashMap::new();
         let mut missing = Vec::new();
         {
@@ -46,7 +50,7 @@ impl SizeCache {
             for id in ids {
                 match entries.get(&(tenant_id, *id)) {
                     Some((size, at)) if at.elapsed() < SIZES_TTL => {
-                        found.insert(*id, *size);
+                        found.extend(size.visible_to(viewer).map(|size| (*id, size)));
                     }
                     _ => missing.push(*id),
                 }
@@ -68,7 +72,7 @@ impl SizeCache {
         let now = Instant::now();
         for (id, size) in read {
             entries.insert((tenant_id, id), (size, now));
-            found.insert(id, size);
+            found.extend(size.visible_to(viewer).map(|size| (id, size)));
         }
         Ok(found)
     }
@@ -112,7 +116,7 @@ pub async fn charge(
     }
     let sizes = state
         .sizes
-        .sizes(state, viewer.tenant_id, &roots)
+        .sizes(state, viewer, &roots)
         .await
         .map_err(Refused::Error)?;
     let estimates: Vec<Estimate> = requests

@@ -206,3 +206,40 @@ async fn stored_sizes_stay_exact_through_creates_moves_archives_and_deletes() {
     check().await;
     let _ = a;
 }
+
+#[tokio::test]
+async fn a_cost_never_tells_what_is_below_an_objective_you_cannot_see() {
+    let app = spawn_app().await;
+    let t = app.tenant("hidden").await;
+    let member = app
+        .user(&t, goalgraph::domain::role::Role::Member, None)
+        .await;
+    let secret = app.objective(&t.admin, "secret", None).await;
+    for n in 0..3 {
+        app.objective(&t.admin, &format!("below {n}"), Some(&secret))
+            .await;
+    }
+    let private = app
+        .gql(
+            Some(&t.admin.token),
+            "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+            json!({ "input": { "id": secret, "visibility": "PRIVATE" } }),
+        )
+        .await;
+    assert!(private.body.get("errors").is_none(), "{}", private.body);
+    let requested = |token: String, id: String| {
+        let app = &app;
+        async move {
+            post(app, &token, TWO_LEVELS, json!({ "id": id })).await.1["extensions"]["cost"].clone()
+        }
+    };
+    // The admin's estimate comes from the stored sizes (3 children; at most the 3 below for
+    // the second level) and is cached on the replica ...
+    let admin = requested(t.admin.token.clone(), secret.clone()).await;
+    assert_eq!(admin["requestedNodes"], 6);
+    // ... the member's is the one for an objective that does not exist.
+    let hidden = requested(member.token.clone(), secret.clone()).await;
+    let missing = requested(member.token.clone(), objective_id(999_999)).await;
+    assert_eq!(hidden["requestedNodes"], missing["requestedNodes"]);
+    assert_eq!(hidden["requested"], missing["requested"]);
+}

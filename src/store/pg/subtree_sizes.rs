@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::scoped::sql;
 use super::tree::ChainLink;
+use crate::domain::access::Viewer;
 use crate::store::StoreResult;
 
 /// How many objectives hang below one.
@@ -118,18 +119,44 @@ pub async fn recount_tenant(db: &impl ConnectionTrait, tenant_id: i64) -> StoreR
     Ok(())
 }
 
+/// An objective's stored sizes with what decides who may see it, so sizes read for one
+/// viewer can be kept and handed to another only when they may see it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct GuardedSize {
+    pub id: i64,
+    pub child_count: i64,
+    pub descendant_count: i64,
+    pub private: bool,
+    pub owner_id: i64,
+    pub team_id: Option<i64>,
+}
+
+impl GuardedSize {
+    /// The sizes, when `viewer` may see the objective.
+    pub fn visible_to(&self, viewer: &Viewer) -> Option<SubtreeSize> {
+        viewer
+            .can_see(self.private, self.owner_id, self.team_id)
+            .then_some(SubtreeSize {
+                id: self.id,
+                child_count: self.child_count,
+                descendant_count: self.descendant_count,
+            })
+    }
+}
+
 /// The stored sizes of `ids` in `tenant_id` (absent ids are left out), in one statement.
 pub async fn sizes(
     db: &impl ConnectionTrait,
     tenant_id: i64,
     ids: &[i64],
-) -> StoreResult<HashMap<i64, SubtreeSize>> {
+) -> StoreResult<HashMap<i64, GuardedSize>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = SubtreeSize::find_by_statement(sql(
-        "SELECT id, child_count, descendant_count FROM objectives \
-         WHERE tenant_id = $1 AND id = ANY($2)",
+    let rows = GuardedSize::find_by_statement(sql(
+        "SELECT id, child_count, descendant_count, visibility = 'private' AS private, \
+                owner_id, team_id \
+         FROM objectives WHERE tenant_id = $1 AND id = ANY($2)",
         [tenant_id.into(), ids.to_vec().into()],
     ))
     .all(db)
