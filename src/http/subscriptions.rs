@@ -15,8 +15,9 @@
 //! (`{"authorization": "Bearer <token>"}` or `{"token": "<token>"}`), and closed with 4403 when
 //! that token expires, so a client reconnects with a fresh one. The server pings every
 //! [`KEEP_ALIVE`]; a connection holds at most [`MAX_SUBSCRIPTIONS`] subscriptions (the next
-//! gets an `error` message coded TOO_MANY_SUBSCRIPTIONS). Queries and mutations belong on
-//! `POST /graphql`.
+//! gets an `error` message coded TOO_MANY_SUBSCRIPTIONS). Queries and mutations may come over
+//! the socket too; every operation is priced and charged as over HTTP (`http::cost`). When the
+//! server shuts down, open sockets close with 1001 so clients reconnect elsewhere.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -36,6 +37,7 @@ use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::{AppError, code};
 use crate::graphql::limits::rejection;
+use crate::http::cost;
 use crate::http::negotiation::not_executed;
 use crate::loaders::{self, LoaderCache};
 
@@ -217,7 +219,7 @@ impl Connection {
             }
             ClientMessage::Pong => Ok(None),
             ClientMessage::Subscribe { id, payload } => {
-                self.subscribe(id, *payload)?;
+                self.subscribe(id, *payload).await?;
                 Ok(None)
             }
             ClientMessage::Complete { id } => {
@@ -229,9 +231,14 @@ impl Connection {
         }
     }
 
-    /// Starts subscription `id`, forwarding its results until it ends or is completed.
-    fn subscribe(&mut self, id: String, request: async_graphql::Request) -> Result<(), Closing> {
-        let Some(viewer) = &self.session else {
+    /// Starts operation `id` (a subscription, or a query or mutation: one result), priced and
+    /// charged like a request over HTTP, forwarding its results until it ends or is completed.
+    async fn subscribe(
+        &mut self,
+        id: String,
+        request: async_graphql::Request,
+    ) -> Result<(), Closing> {
+        let Some(viewer) = self.session else {
             return Err(Closing::new(4401, "Unauthorized"));
         };
         if self.subscriptions.contains_key(&id) {
@@ -251,10 +258,28 @@ impl Connection {
             self.queue(json!({ "type": "error", "id": id, "payload": [refused] }));
             return Ok(());
         }
+        // The object cap and the tenant's budget hold here as over HTTP (a subscription is
+        // charged its estimate once, when it starts).
+        let batch = async_graphql::BatchRequest::Single(request);
+        if let Err(refused) = cost::charge(&self.state, &viewer, &batch).await {
+            let error = match refused {
+                cost::Refused::Error(error) => error,
+                cost::Refused::OverBudget {
+                    requested,
+                    limit,
+                    budget,
+                } => cost::Refused::over_budget(requested, limit, budget).0,
+            };
+            self.queue(json!({ "type": "error", "id": id, "payload": [error] }));
+            return Ok(());
+        }
+        let async_graphql::BatchRequest::Single(request) = batch else {
+            unreachable!("built as a single request above");
+        };
         let mut data = Data::default();
-        data.insert(*viewer);
+        data.insert(viewer);
         // Every event reads the objects it carries afresh, with the subscriber's visibility.
-        let request = loaders::register(request, &self.state.stores, *viewer, LoaderCache::Off);
+        let request = loaders::register(request, &self.state.stores, viewer, LoaderCache::Off);
         let results = self
             .state
             .schema

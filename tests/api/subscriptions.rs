@@ -443,3 +443,47 @@ async fn the_official_graphql_ws_client_receives_events_and_sees_4403() {
     };
     assert_eq!(closed["code"], 4403, "{closed}");
 }
+
+#[tokio::test]
+async fn operations_over_the_socket_are_priced_like_requests_over_http() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("socket-priced").await;
+    let (mut socket, ack) = Subscriber::connect(
+        &app.address,
+        json!({ "authorization": format!("Bearer {}", tenant.admin.token) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    // A query over the socket runs (with its own loaders) ...
+    socket
+        .send(json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ viewer { name } }" } }))
+        .await;
+    let answer = socket.next(Duration::from_secs(10)).await;
+    assert_eq!(answer["type"], "next", "{answer}");
+    assert_eq!(
+        answer["payload"]["data"]["viewer"]["name"],
+        "socket-priced admin"
+    );
+    // ... and one over the object cap is refused as over HTTP.
+    let ids: Vec<String> = (1..=100).map(crate::helpers::objective_id).collect();
+    socket
+        .send(json!({
+            "id": "big", "type": "subscribe",
+            "payload": {
+                "query": "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Objective { children { children { children { children { id } } } } } } }",
+                "variables": { "ids": ids }
+            }
+        }))
+        .await;
+    let refused = loop {
+        let message = socket.next(Duration::from_secs(10)).await;
+        if message["id"] == "big" {
+            break message;
+        }
+    };
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "NODE_LIMIT_EXCEEDED"
+    );
+}
