@@ -37,7 +37,7 @@ pub struct RequestLimits {
     pub timeout: Duration,
     /// The largest body accepted (PAYLOAD_TOO_LARGE beyond).
     pub max_body_bytes: usize,
-    /// Each tenant's request budget (RATE_LIMITED beyond); none when `None`.
+    /// Each tenant's budget of query-cost points (RATE_LIMITED beyond); none when `None`.
     pub rate_limit: Option<RateLimit>,
 }
 

@@ -37,7 +37,7 @@ pub mod code {
     pub const BATCH_TOO_LARGE: &str = "BATCH_TOO_LARGE";
     /// The body is larger than allowed.
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    /// The tenant's request budget is spent for now.
+    /// The tenant's budget of query-cost points lacks this request's cost for now.
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// The request ran longer than allowed and was cancelled.
     pub const TIMEOUT: &str = "TIMEOUT";

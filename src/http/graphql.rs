@@ -1,10 +1,11 @@
 //! GraphQL over HTTP: `POST /graphql` reads a JSON request or a batch of up to
 //! `limits::MAX_BATCH` (within the body limit); `GET /graphql?query=…` runs a query (never a
 //! mutation) from the URL, persisted-query hashes included. Both authenticate the bearer token,
-//! apply the tenant's rate limit, resolve persisted queries, register each request's loaders,
-//! execute under the request timeout, sanitise errors, answer in the media type the `Accept`
-//! header negotiates (`http::negotiation`), and report the SQL statements and MongoDB commands
-//! they ran in response headers. Every rejection is a GraphQL error with its own code.
+//! resolve persisted queries, price the request and charge the tenant's budget (`http::cost`),
+//! register each request's loaders, execute under the request timeout, settle the charge,
+//! sanitise errors, answer in the media type the `Accept` header negotiates
+//! (`http::negotiation`), and report the SQL statements and MongoDB commands they ran in
+//! response headers. Every rejection is a GraphQL error with its own code.
 
 use crate::error::code;
 use std::collections::BTreeMap;
@@ -169,8 +170,8 @@ enum Method {
     Get,
 }
 
-/// Authenticates, rate-limits, resolves persisted queries, executes `batch` under the request
-/// timeout and answers it as `answer`, with the statement and command counts.
+/// Authenticates, resolves persisted queries, prices and charges, executes `batch` under the
+/// request timeout, settles, and answers it as `answer`, with the statement and command counts.
 async fn run(
     state: AppState,
     headers: HeaderMap,

@@ -1,4 +1,4 @@
-//! State every API replica must agree on: each tenant's request budget (a token bucket) and
+//! State every API replica must agree on: each tenant's budget of query-cost points (a token bucket) and
 //! the registry of persisted queries (hash → text). In Redis when `REDIS_URL` is set, so all
 //! replicas share them; in this process otherwise (fine for one replica).
 //!
