@@ -1,6 +1,6 @@
-//! State every API replica must agree on: each tenant's budget of query-cost points (a token bucket) and
-//! the registry of persisted queries (hash → text). In Redis when `REDIS_URL` is set, so all
-//! replicas share them; in this process otherwise (fine for one replica).
+//! State every API replica must agree on: each tenant's budget of query-cost points (a token
+//! bucket) and the registry of persisted queries (hash → text). In Redis when `REDIS_URL` is
+//! set, so all replicas share them; in this process otherwise (fine for one replica).
 //!
 //! Redis failures fail open: a request is let through and a persisted query is looked up
 //! locally, with a warning, rather than turning a cache outage into an API outage.
