@@ -338,7 +338,8 @@ pub struct ReconcileArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// Load the benchmark tree (111,111 objectives with 6 levels).
+    /// Load the benchmark data set: the tree (111,111 objectives with 6 levels) in an org of
+    /// 211 teams and two cycles, with a weekly check-in history and progress notes.
     #[arg(long)]
     pub bench: bool,
     /// Levels of the tree, root included (6: 111,111 objectives; 7: 1,111,111).
@@ -350,6 +351,9 @@ pub struct SeedArgs {
     /// Skip the goal_trees documents (PostgreSQL-only scale runs).
     #[arg(long)]
     pub no_documents: bool,
+    /// Skip the check-in history (the tree benchmarks do not read it).
+    #[arg(long)]
+    pub no_history: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

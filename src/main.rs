@@ -147,7 +147,7 @@ async fn reconcile_tenant(args: ReconcileArgs) -> Result<ExitCode, AnyError> {
     })
 }
 
-/// `goalgraph seed --bench`: the SPEC section 7 data set in a new tenant.
+/// `goalgraph seed --bench`: the benchmark data set (SPEC section 7 in an org) in a new tenant.
 async fn seed(args: SeedArgs) -> Result<ExitCode, AnyError> {
     if !args.bench {
         return Err("only `seed --bench` is available".into());
@@ -158,7 +158,7 @@ async fn seed(args: SeedArgs) -> Result<ExitCode, AnyError> {
         .await?;
     let stores = open_for_command(&args.store).await?;
     let documents = (!args.no_documents).then_some(&stores.mongo);
-    let report = seed_bench(&stores.db, documents, args.levels, args.branching, &keys).await?;
+    let report = seed_bench(&stores.db, documents, &args, &keys).await?;
     println!("{report}");
     stores.close().await?;
     Ok(ExitCode::SUCCESS)
@@ -247,17 +247,17 @@ async fn open_for_command(store: &StoreArgs) -> Result<OpenStores, AnyError> {
     OpenStores::open(store, options, Opener::Command).await
 }
 
-/// Loads SPEC section 7 into a new tenant: 997 users, the objective tree with three key results
-/// each and stored roll-ups (set-based SQL), then the goal_trees documents (bulk inserts).
+/// Loads the benchmark data set into a new tenant: 997 users, the org (211 teams, two cycles),
+/// the SPEC section 7 tree in it with three key results each and stored roll-ups, the check-in
+/// history (set-based SQL), then the template, goal_trees documents and notes (bulk inserts).
 async fn seed_bench(
     db: &Db,
     mongo: Option<&MongoStore>,
-    levels: u32,
-    branching: i64,
+    args: &SeedArgs,
     keys: &TokenKeys,
 ) -> Result<String, AnyError> {
-    use goalgraph::store::mongo::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
-    use goalgraph::store::pg::seed::{TreeShape, bench_tree_owned_by, bench_users};
+    use goalgraph::store::mongo::seed::{Numbering, bench_documents};
+    use goalgraph::store::pg::seed::{TreeShape, bench_tree_owned_by, bench_users, org};
     let started = std::time::Instant::now();
     let stringify = |err: goalgraph::store::StoreError| format!("{err}");
     let admin = NewUser {
@@ -271,46 +271,54 @@ async fn seed_bench(
         .await
         .map_err(stringify)?;
     let owners = bench_users(db, tenant.id, 997).await.map_err(stringify)?;
-    let shape = TreeShape { levels, branching };
-    let root = bench_tree_owned_by(db, tenant.id, owners, shape)
+    let txn = db.begin().await?;
+    let org = org::create(&txn, tenant.id, owners)
         .await
         .map_err(stringify)?;
-    let postgres_done = started.elapsed();
-    if let Some(mongo) = mongo {
-        let trees: Vec<GoalTree> = pg::tree::tenant_paths(db, tenant.id)
+    txn.commit().await?;
+    let shape = TreeShape {
+        levels: args.levels,
+        branching: args.branching,
+    };
+    let root = bench_tree_owned_by(db, tenant.id, owners, shape, Some(&org))
+        .await
+        .map_err(stringify)?;
+    let tree_done = started.elapsed();
+    let check_ins = if args.no_history {
+        0
+    } else {
+        org::check_in_history(db, tenant.id)
             .await
             .map_err(stringify)?
-            .into_iter()
-            .map(|o| GoalTree {
-                id: document_id(tenant.id, o.id),
-                tenant_id: tenant.id,
-                objective_id: o.id,
-                depth: depth_of(&o.path),
-                path: o.path,
-                title: o.title,
-                status: o.status.as_str().to_owned(),
-                archived: o.archived,
-                fields: Default::default(),
-                outbox_id: 0,
-            })
-            .collect();
-        mongo
-            .ensure_indexes()
+    };
+    let postgres_done = started.elapsed();
+    let mut notes = 0;
+    if let Some(mongo) = mongo {
+        let objectives = pg::tree::tenant_paths(db, tenant.id)
             .await
-            .map_err(|err| format!("{err}"))?;
-        GoalTrees::new(mongo.database().clone())
-            .insert_many(&trees)
+            .map_err(stringify)?;
+        let numbering = Numbering {
+            base: root - 1,
+            first_user: owners.first,
+            users: owners.count,
+        };
+        notes = bench_documents(mongo, tenant.id, user.id, numbering, objectives)
             .await
             .map_err(|err| format!("{err}"))?;
     }
     let token = keys.issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
     Ok(format!(
-        "tenant {} (\"bench\"): {} objectives from root id {root}, {} key results; \
-         PostgreSQL {:.1} s, goal_trees {:.1} s, total {:.1} s\nadmin token (7 days): {token}",
+        "tenant {} (\"bench\"): {} objectives from root id {root}, {} key results, {} teams, \
+         cycles {} and {}, {check_ins} check-ins, {notes} notes; tree {:.1} s, check-ins {:.1} s, \
+         MongoDB {:.1} s, total {:.1} s\nadmin token (7 days): {token}",
         tenant.id,
         shape.objectives(),
         3 * shape.objectives(),
-        postgres_done.as_secs_f64(),
+        org.teams.len(),
+        org.cycles[0],
+        org.cycles[1],
+        tree_done.as_secs_f64(),
+        (postgres_done - tree_done).as_secs_f64(),
         (started.elapsed() - postgres_done).as_secs_f64(),
         started.elapsed().as_secs_f64(),
     ))

@@ -139,6 +139,17 @@ impl GoalUpdates {
         }
     }
 
+    /// Inserts many notes at once (bulk loads), unordered, in batches of 10,000.
+    pub async fn insert_many(&self, notes: &[GoalUpdate]) -> MongoResult<()> {
+        for chunk in notes.chunks(10_000) {
+            collection(&self.db)
+                .insert_many(chunk)
+                .ordered(false)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Replaces a note's body, keeping the previous one in its edit history.
     pub async fn edit(
         &self,

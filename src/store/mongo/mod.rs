@@ -8,6 +8,7 @@ pub mod goal_trees;
 pub mod goal_updates;
 #[cfg(feature = "embedded-stores")]
 pub mod local_server;
+pub mod seed;
 
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;

@@ -1,5 +1,8 @@
 //! The deterministic benchmark data set of SPEC section 7, loaded with set-based SQL
-//! (`generate_series`), never a statement per row.
+//! (`generate_series`, `unnest`), never a statement per row; [`org`] adds the organisation,
+//! cycles and check-in history of the org-shaped data set around it.
+
+pub mod org;
 
 use sea_orm::ConnectionTrait;
 
@@ -11,6 +14,7 @@ use crate::domain::rollup::{
     key_result_progress, recompute,
 };
 use crate::store::StoreResult;
+use org::{Org, Placement};
 
 /// The shape of a benchmark tree: `levels` levels (root = level 1) of fan-out `branching`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +49,7 @@ pub async fn bench_tree(
             count: 1,
         },
         shape,
+        None,
     )
     .await
 }
@@ -82,7 +87,8 @@ pub async fn bench_users(
     Ok(Owners { first, count })
 }
 
-/// Like [`bench_tree`], with owners spread over `owners`.
+/// Like [`bench_tree`], with owners spread over `owners`, and with every objective in a team
+/// and a cycle of `org` when given (see [`Placement`] and [`Org::cycle`]).
 ///
 /// Rows are generated here from the spec's formulas, their roll-ups computed with the domain
 /// roll-up function, and inserted with progress already set (`INSERT … SELECT FROM unnest`
@@ -92,6 +98,7 @@ pub async fn bench_tree_owned_by(
     tenant_id: i64,
     owners: Owners,
     shape: TreeShape,
+    org: Option<&Org>,
 ) -> StoreResult<i64> {
     let txn = db.begin().await?;
     // Serialise with other writers of the tenant and take ids above every existing one.
@@ -106,14 +113,17 @@ pub async fn bench_tree_owned_by(
         .map(|row| row.try_get::<i64>("", "base"))
         .transpose()?
         .unwrap_or(0);
-    let data = generate(shape, base, owners);
+    let data = generate(shape, base, owners, org);
     for chunk in data.objectives.chunks(20_000) {
         txn.execute_raw(sql(
             r#"
-                INSERT INTO objectives (id, tenant_id, parent_id, owner_id, title, status, weight, progress)
-                SELECT id, $1, NULLIF(parent_id, 0), owner_id, 'Objective ' || (id - $2), status, weight, progress
-                FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[], $8::float8[])
-                     AS t(id, parent_id, owner_id, status, weight, progress)
+                INSERT INTO objectives (id, tenant_id, parent_id, owner_id, title, status, weight,
+                                        progress, team_id, cycle_id)
+                SELECT id, $1, NULLIF(parent_id, 0), owner_id, 'Objective ' || (id - $2), status, weight,
+                       progress, NULLIF(team_id, 0), NULLIF(cycle_id, 0)
+                FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::float8[], $8::float8[],
+                            $9::bigint[], $10::bigint[])
+                     AS t(id, parent_id, owner_id, status, weight, progress, team_id, cycle_id)
             "#,
             [
                 tenant_id.into(),
@@ -124,6 +134,8 @@ pub async fn bench_tree_owned_by(
                 chunk.iter().map(|o| o.status.to_owned()).collect::<Vec<String>>().into(),
                 chunk.iter().map(|o| o.weight).collect::<Vec<f64>>().into(),
                 chunk.iter().map(|o| o.progress).collect::<Vec<f64>>().into(),
+                chunk.iter().map(|o| o.team_id).collect::<Vec<i64>>().into(),
+                chunk.iter().map(|o| o.cycle_id).collect::<Vec<i64>>().into(),
             ],
         ))
         .await?;
@@ -162,7 +174,7 @@ pub async fn bench_tree_owned_by(
     txn.commit().await?;
     // Fresh statistics, or the planner sees the tables as they were before the load and may
     // walk a million-row tree with sequential scans.
-    db.execute_unprepared("ANALYZE objectives, key_results, users")
+    db.execute_unprepared("ANALYZE objectives, key_results, users, teams, cycles")
         .await?;
     Ok(base + 1)
 }
@@ -174,6 +186,10 @@ struct SeedObjective {
     status: &'static str,
     weight: f64,
     progress: f64,
+    /// 0 for none.
+    team_id: i64,
+    /// 0 for none.
+    cycle_id: i64,
 }
 
 struct SeedKeyResult {
@@ -193,7 +209,7 @@ struct SeedData {
 }
 
 /// The spec's data set with objective `i` at id `base + i`, roll-ups included.
-fn generate(shape: TreeShape, base: i64, owners: Owners) -> SeedData {
+fn generate(shape: TreeShape, base: i64, owners: Owners, org: Option<&Org>) -> SeedData {
     let n = shape.objectives();
     let b = shape.branching;
     let statuses = ["on_track", "at_risk", "off_track", "done"];
@@ -201,8 +217,16 @@ fn generate(shape: TreeShape, base: i64, owners: Owners) -> SeedData {
     let mut key_results = Vec::with_capacity(usize::try_from(3 * n).unwrap_or(0));
     let mut targets = Vec::with_capacity(objectives.capacity());
     let mut children = Vec::with_capacity(objectives.capacity());
+    let mut placements: Vec<Placement> = Vec::with_capacity(objectives.capacity());
     for i in 1..=n {
         let parent_id = (i > 1).then(|| base + (i - 2) / b + 1);
+        // Objective i's parent is spec objective (i - 2) / b + 1, already placed.
+        let placement = match i {
+            1 => Placement::Company,
+            _ => placements[usize::try_from((i - 2) / b).unwrap_or(0)]
+                .child(usize::try_from((i - 2) % b).unwrap_or(0)),
+        };
+        placements.push(placement);
         let weight = (1 + i % 4) as f64;
         let status = statuses[usize::try_from(i % 4).unwrap_or(0)];
         let mut contributions = Vec::with_capacity(3);
@@ -257,6 +281,8 @@ fn generate(shape: TreeShape, base: i64, owners: Owners) -> SeedData {
             status,
             weight,
             progress: 0.0,
+            team_id: org.map_or(0, |org| org.team(placement)),
+            cycle_id: org.map_or(0, |org| org.cycle(i)),
         });
     }
     let progress = recompute(&targets, &children);
