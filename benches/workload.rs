@@ -8,6 +8,9 @@
 //!  [--only "Q2 full;Q3"] [--accept-encoding gzip|br]` (`--only` takes case-name prefixes,
 //!  separated by `;` when a prefix holds a comma).
 //!
+//! With `--check-ins-per-second <n>` a steady stream of check-ins (on a deepest leaf, each a
+//! new value) runs beside the cases, and each row also gives the report cache's hit rate.
+//!
 //! With `--soak <seconds>` it instead runs a mixed read/write workload (reads of every shape,
 //! check-ins, new objectives, progress notes) from `--connections` clients for that long and
 //! reports status codes, error codes, p50/p99 per kind and the server's memory over time.
@@ -28,6 +31,8 @@ struct Args {
     soak: Option<u64>,
     /// `gzip` or `br`: ask for compressed answers (and decompress them); none by default.
     accept_encoding: Option<String>,
+    /// A steady stream of check-ins beside the cases (the mixed load of the report cache).
+    check_ins_per_second: u32,
 }
 
 fn parse_args() -> Args {
@@ -42,6 +47,7 @@ fn parse_args() -> Args {
         levels: 6,
         soak: None,
         accept_encoding: None,
+        check_ins_per_second: 0,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -58,6 +64,9 @@ fn parse_args() -> Args {
             "--levels" => args.levels = value.parse().expect("--levels"),
             "--soak" => args.soak = Some(value.parse().expect("--soak takes seconds")),
             "--accept-encoding" => args.accept_encoding = Some(value),
+            "--check-ins-per-second" => {
+                args.check_ins_per_second = value.parse().expect("--check-ins-per-second")
+            }
             "--bench" => {
                 i += 1;
                 continue;
@@ -94,6 +103,20 @@ const Q1_FULL_FLAT: &str = include_str!("../tests/fixtures/q1_full_flat.graphql"
 const Q2_FULL: &str = "query($id: ID!) { objective(id: $id) { descendants(maxDepth: 10) { depth \
   objective { id title status weight owner { name } } } } }";
 const CHECK_IN: &str = "mutation($kr: ID!) { checkIn(input: {keyResultId: $kr, value: 50}) { keyResult { progress } objective { progress } } }";
+/// Q5 team roll-up: a department with its teams and sub-teams, in one cycle (or the company:
+/// the whole tenant).
+const Q5: &str = "query($team: ID!, $cycle: ID) { teamRollup(teamId: $team, cycleId: $cycle) { \
+  objectives averageProgress completionRate byStatus { status objectives averageProgress } } }";
+/// Q6 department ranking for a cycle: window functions and percentiles over the whole tenant.
+const Q6: &str = "query($cycle: ID) { departmentRanking(cycleId: $cycle) { department { id name } \
+  company { name } objectives averageProgress completionRate p25 median p75 rank percentRank \
+  departments } }";
+/// Q7 progress history of a level-2 objective (11,111 objectives) over the third quarter by week.
+const Q7: &str = "query($id: ID!) { progressHistory(id: $id, from: \"2026-07-01T00:00:00Z\", \
+  to: \"2026-10-01T00:00:00Z\", bucket: WEEK) { startsAt progress checkIns } }";
+/// Q8 key results by status under a level-2 objective, filtered on a custom field (MongoDB).
+const Q8: &str = "query($id: ID!) { keyResultsByStatus(under: $id, where: [{key: \"theme\", \
+  equals: \"growth\"}]) { status objectives keyResults averageProgress } }";
 const Q4: &str = "query($after: String) { objectives(first: 50, after: $after) { edges { node { id title progress owner { name } team { name } customFields latestUpdate { body } } } } }";
 
 struct Outcome {
@@ -251,6 +274,7 @@ async fn main() {
             args.levels.saturating_sub(levels).saturating_add(1).max(1),
         ))
     };
+    let org = OrgIds::read(&args, &client).await;
     let cases: Vec<(&str, &str, Value)> = vec![
         (
             "Q1 nested, 111 objectives",
@@ -329,14 +353,54 @@ async fn main() {
             json!({ "id": id(first_at_level(args.levels.saturating_sub(3).max(1))) }),
         ),
         (
+            "Q5 team roll-up, a department with sub-teams in a cycle",
+            Q5,
+            json!({ "team": org.department, "cycle": org.cycle }),
+        ),
+        (
+            "Q5 team roll-up, the company (whole tenant)",
+            Q5,
+            json!({ "team": org.company, "cycle": null }),
+        ),
+        (
+            "Q6 department ranking, a cycle",
+            Q6,
+            json!({ "cycle": org.cycle }),
+        ),
+        (
+            "Q7 progress history, a level-2 objective by week over a quarter",
+            Q7,
+            json!({ "id": id(2) }),
+        ),
+        (
+            "Q8 key results by status, a level-2 objective's branch where theme = growth",
+            Q8,
+            json!({ "id": id(2) }),
+        ),
+        (
             "Check-in on a deepest leaf",
             CHECK_IN,
             json!({ "kr": leaf_key_result(&args, &client).await }),
         ),
     ];
+    let writer = (args.check_ins_per_second > 0).then(|| {
+        tokio::spawn(check_in_stream(
+            client.clone(),
+            args.url.clone(),
+            args.token.clone(),
+            cases
+                .iter()
+                .find(|(name, ..)| name.starts_with("Check-in"))
+                .map(|(.., variables)| variables["kr"].clone())
+                .unwrap_or_default(),
+            args.check_ins_per_second,
+        ))
+    });
     println!("idle RSS: {} MB", rss_mb(args.server_pid));
-    println!("| query | req/s | p50 ms | p99 ms | errors | SQL/req | Mongo/req | RSS MB |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| query | req/s | p50 ms | p99 ms | errors | SQL/req | Mongo/req | RSS MB | cache hits |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, query, variables) in cases {
         if args
             .only
@@ -345,9 +409,17 @@ async fn main() {
         {
             continue;
         }
+        let cache_before = report_cache_counts(&args, &client).await;
         let outcome = run(&args, &client, query, variables).await;
+        let (hits, misses) = report_cache_counts(&args, &client).await;
+        let (hits, misses) = (hits - cache_before.0, misses - cache_before.1);
+        let hit_rate = if hits + misses > 0.0 {
+            format!("{:.0} %", 100.0 * hits / (hits + misses))
+        } else {
+            "–".into()
+        };
         println!(
-            "| {name} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            "| {name} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {hit_rate} |",
             outcome.requests as f64 / args.seconds as f64,
             percentile(&outcome.latencies, 0.5).as_secs_f64() * 1000.0,
             percentile(&outcome.latencies, 0.99).as_secs_f64() * 1000.0,
@@ -356,6 +428,99 @@ async fn main() {
             outcome.commands,
             rss_mb(args.server_pid),
         );
+    }
+    if let Some(writer) = writer {
+        writer.abort();
+    }
+}
+
+/// Check-ins at `per_second` on `key_result`, each a new value, until the process ends.
+async fn check_in_stream(
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    key_result: Value,
+    per_second: u32,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+    let mut n = 0_u32;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let body = json!({
+            "query": "mutation($kr: ID!, $v: Float!) { checkIn(input: {keyResultId: $kr, value: $v}) { keyResult { progress } } }",
+            "variables": { "kr": key_result, "v": f64::from(10 + n % 80) },
+        });
+        let _ = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await;
+    }
+}
+
+/// The report cache's hits and misses so far, summed over reports, from `/metrics`.
+async fn report_cache_counts(args: &Args, client: &reqwest::Client) -> (f64, f64) {
+    let metrics_url = args.url.replace("/graphql", "/metrics");
+    let Ok(response) = client.get(&metrics_url).send().await else {
+        return (0.0, 0.0);
+    };
+    let text = response.text().await.unwrap_or_default();
+    let mut counts = (0.0, 0.0);
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("goalgraph_report_cache_total"))
+    {
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        if line.contains("outcome=\"hit\"") {
+            counts.0 += value;
+        } else if line.contains("outcome=\"miss\"") {
+            counts.1 += value;
+        }
+    }
+    counts
+}
+
+/// The ids the report cases name: the org's company, its first department, the third quarter.
+struct OrgIds {
+    company: Value,
+    department: Value,
+    cycle: Value,
+}
+
+impl OrgIds {
+    /// Reads them through the API (null when the data set has no org).
+    async fn read(args: &Args, client: &reqwest::Client) -> Self {
+        let answer: Value = client
+            .post(&args.url)
+            .bearer_auth(&args.token)
+            .json(&json!({ "query": "{ teams(rootsOnly: true, first: 1) { nodes { id children { id } } } \
+                cycles { id name } }" }))
+            .send()
+            .await
+            .expect("org query")
+            .json()
+            .await
+            .expect("org answer");
+        let company = &answer["data"]["teams"]["nodes"][0];
+        let cycle = answer["data"]["cycles"]
+            .as_array()
+            .and_then(|cycles| {
+                cycles
+                    .iter()
+                    .find(|c| c["name"].as_str().is_some_and(|n| n.ends_with("Q3")))
+            })
+            .map_or(Value::Null, |c| c["id"].clone());
+        Self {
+            company: company["id"].clone(),
+            department: company["children"][0]["id"].clone(),
+            cycle,
+        }
     }
 }
 

@@ -114,8 +114,11 @@ impl AppState {
         self
     }
 
-    /// The same state keeping rate limits and persisted queries in `shared`.
+    /// The same state keeping rate limits, persisted queries and report answers in `shared`.
     pub fn with_shared(mut self, shared: SharedState) -> Self {
+        if let Some(connection) = shared.redis_connection() {
+            self.stores.reports.share_through(connection);
+        }
         self.shared = shared;
         self
     }

@@ -38,6 +38,7 @@ mod m20261121_000004_database_settings;
 mod m20261130_000005_replica_coordination;
 mod m20261130_000006_user_change_notify;
 mod m20261130_000007_subtree_sizes;
+mod m20261130_000008_report_cache_and_indexes;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_replica_coordination::Migration),
             Box::new(m20261130_000006_user_change_notify::Migration),
             Box::new(m20261130_000007_subtree_sizes::Migration),
+            Box::new(m20261130_000008_report_cache_and_indexes::Migration),
         ]
     }
 }

@@ -10,14 +10,17 @@ use super::context::{decode_id, decode_opt, load_many, load_one, stores, viewer}
 use super::enums::ObjectiveStatus;
 use super::org::Team;
 use super::query::{CustomFieldCondition, field_conditions};
+use crate::domain::access::Viewer;
 use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::domain::history::{self, BucketSize, KeyResultSeries, Member};
 use crate::domain::key_result::KeyResultKind;
 use crate::domain::objective::ObjectiveStatus as DomainStatus;
 use crate::domain::rollup::{KeyResultMeasure, counts_in_rollup};
 use crate::error::{AppError, AppResult};
+use crate::loaders::DataVersionOf;
 use crate::loaders::{CycleById, KeyResultById, TeamById};
 use crate::store::pg::reports::{self, Bucket, DepartmentStanding, HistoryRow, StatusGroup};
+use crate::store::report_cache::ReportKey;
 use strum::IntoEnumIterator as _;
 
 /// The most objectives a progress history rolls up.
@@ -205,8 +208,14 @@ impl ReportQuery {
         if load_one::<TeamById, _>(ctx, team).await?.is_none() {
             return Err(AppError::NotFound { what: "teamId" });
         }
-        let groups =
-            reports::status_groups(stores(ctx).objectives.db(), &viewer, Some(team), cycle).await?;
+        let arguments = format!("team={team}&cycle={cycle:?}");
+        let groups = cached(ctx, &viewer, "teamRollup", arguments, async {
+            Ok(
+                reports::status_groups(stores(ctx).objectives.db(), &viewer, Some(team), cycle)
+                    .await?,
+            )
+        })
+        .await?;
         ProgressSummary::from_groups(&groups)
     }
 
@@ -221,8 +230,19 @@ impl ReportQuery {
         if load_one::<CycleById, _>(ctx, cycle).await?.is_none() {
             return Err(AppError::NotFound { what: "cycleId" });
         }
-        let groups =
-            reports::status_groups(stores(ctx).objectives.db(), &viewer, None, Some(cycle)).await?;
+        let groups = cached(
+            ctx,
+            &viewer,
+            "cycleSummary",
+            format!("cycle={cycle}"),
+            async {
+                Ok(
+                    reports::status_groups(stores(ctx).objectives.db(), &viewer, None, Some(cycle))
+                        .await?,
+                )
+            },
+        )
+        .await?;
         ProgressSummary::from_groups(&groups)
     }
 
@@ -236,8 +256,19 @@ impl ReportQuery {
     ) -> AppResult<Vec<DepartmentRank>> {
         let viewer = viewer(ctx)?;
         let cycle = decode_opt(cycle_id.as_ref(), NodeKind::Cycle, "cycleId")?;
-        let standings =
-            reports::department_standings(stores(ctx).objectives.db(), &viewer, cycle).await?;
+        let standings = cached(
+            ctx,
+            &viewer,
+            "departmentRanking",
+            format!("cycle={cycle:?}"),
+            async {
+                Ok(
+                    reports::department_standings(stores(ctx).objectives.db(), &viewer, cycle)
+                        .await?,
+                )
+            },
+        )
+        .await?;
         // One batch for every department and company named.
         let teams = standings
             .iter()
@@ -264,21 +295,28 @@ impl ReportQuery {
         let viewer = viewer(ctx)?;
         let root = decode_id(&under, NodeKind::Objective, "under")?;
         let conditions = field_conditions(conditions)?;
-        let s = stores(ctx);
-        let Some(path) = reports::visible_path(s.objectives.db(), &viewer, root).await? else {
-            return Err(AppError::NotFound { what: "under" });
-        };
-        let groups = s
-            .trees
-            .status_groups(viewer.tenant_id, &path, &conditions)
-            .await?;
-        let members: Vec<(String, i64)> = groups
-            .iter()
-            .flat_map(|(status, ids)| ids.iter().map(move |id| (status.clone(), *id)))
-            .collect();
-        let figures = reports::key_results_by_group(s.objectives.db(), &viewer, &members).await?;
+        let arguments = format!("under={root}&where={conditions:?}");
+        let (groups, figures) = cached(ctx, &viewer, "keyResultsByStatus", arguments, async {
+            let s = stores(ctx);
+            let Some(path) = reports::visible_path(s.objectives.db(), &viewer, root).await? else {
+                return Err(AppError::NotFound { what: "under" });
+            };
+            let groups = s
+                .trees
+                .status_groups(viewer.tenant_id, &path, &conditions)
+                .await?;
+            let members: Vec<(String, i64)> = groups
+                .iter()
+                .flat_map(|(status, ids)| ids.iter().map(move |id| (status.clone(), *id)))
+                .collect();
+            let figures =
+                reports::key_results_by_group(s.objectives.db(), &viewer, &members).await?;
+            let statuses: Vec<String> = groups.into_iter().map(|(status, _)| status).collect();
+            Ok((statuses, figures))
+        })
+        .await?;
         let mut result = Vec::new();
-        for (status, _) in &groups {
+        for status in &groups {
             let Some(figure) = figures.iter().find(|f| &f.label == status) else {
                 // None of the group's objectives is visible to the viewer.
                 continue;
@@ -318,80 +356,124 @@ impl ReportQuery {
             HistoryBucket::Day => Bucket::Day,
             HistoryBucket::Week => Bucket::Week,
         };
-        let db = stores(ctx).objectives.db();
         let global = GlobalId::decode(&id).ok_or_else(|| {
             AppError::bad_input("id", "id is not a valid objective or key result ID")
         })?;
-        let (root, members, key_result) = match global.kind {
-            NodeKind::Objective => {
-                let members = reports::subtree_members(
-                    db,
-                    viewer.tenant_id,
-                    global.id,
-                    MAX_HISTORY_OBJECTIVES,
-                )
-                .await?;
-                let visible = members.iter().any(|m| {
-                    m.id == global.id
-                        && viewer.can_see(m.visibility.is_private(), m.owner_id, m.team_id)
-                });
-                if !visible {
-                    return Err(AppError::NotFound { what: "id" });
-                }
-                let members = members
-                    .iter()
-                    .map(|m| {
-                        Ok(Member {
-                            id: m.id,
-                            parent_id: m.parent_id.filter(|_| m.id != global.id),
-                            weight: m.weight,
-                            counts: counts_in_rollup(m.status, m.archived),
-                        })
-                    })
-                    .collect::<AppResult<Vec<_>>>()?;
-                (global.id, members, None)
-            }
-            NodeKind::KeyResult => {
-                let kr = load_one::<KeyResultById, _>(ctx, global.id)
-                    .await?
-                    .ok_or(AppError::NotFound { what: "id" })?;
-                let member = Member {
-                    id: kr.objective_id,
-                    parent_id: None,
-                    weight: 1.0,
-                    counts: true,
-                };
-                (kr.objective_id, vec![member], Some(kr.id))
-            }
-            _ => {
-                return Err(AppError::bad_input(
-                    "id",
-                    "id must name an objective or a key result",
-                ));
-            }
-        };
-        let objective_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-        let key_results = key_result.map(|id| vec![id]);
-        let rows = reports::history_rows(
-            db,
-            viewer.tenant_id,
-            key_results.as_deref(),
-            &objective_ids,
-            from.0,
-            to.0,
-            unit,
-        )
+        let arguments = format!(
+            "{}:{}&from={}&to={}&bucket={}",
+            global.kind.as_str(),
+            global.id,
+            from.0.timestamp_micros(),
+            to.0.timestamp_micros(),
+            unit.unit()
+        );
+        let points = cached(ctx, &viewer, "progressHistory", arguments, async {
+            history_points(ctx, &viewer, global, (from.0, to.0), unit, &starts).await
+        })
         .await?;
-        let series = series_of(&rows)?;
-        Ok(history::replay(root, &members, &series, &starts)
+        Ok(points
             .into_iter()
-            .map(|point| ProgressPoint {
-                starts_at: Timestamp(utc(point.start)),
-                progress: point.progress,
-                check_ins: point.check_ins,
+            .map(|(start, progress, check_ins)| ProgressPoint {
+                starts_at: Timestamp(utc(start)),
+                progress,
+                check_ins,
             })
             .collect())
     }
+}
+
+/// `compute`'s answer for `viewer`, from the report cache when the tenant's data has not
+/// changed since it was computed (its data version, read once per request, is in the key).
+async fn cached<T, F>(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    report: &'static str,
+    arguments: String,
+    compute: F,
+) -> AppResult<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: std::future::Future<Output = AppResult<T>>,
+{
+    let version = load_one::<DataVersionOf, _>(ctx, viewer.tenant_id)
+        .await?
+        .unwrap_or_default();
+    let key = ReportKey::new(viewer, version, report, arguments);
+    stores(ctx).reports.get_or_compute(key, compute).await
+}
+
+/// The progress history of an objective (its subtree rolled up) or a key result: per bucket
+/// starting at `starts`, its start, progress at its end and check-ins during it.
+async fn history_points(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    global: GlobalId,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    unit: Bucket,
+    starts: &[NaiveDateTime],
+) -> AppResult<Vec<(NaiveDateTime, f64, i64)>> {
+    let db = stores(ctx).objectives.db();
+    let (root, members, key_result) = match global.kind {
+        NodeKind::Objective => {
+            let members =
+                reports::subtree_members(db, viewer.tenant_id, global.id, MAX_HISTORY_OBJECTIVES)
+                    .await?;
+            let visible = members.iter().any(|m| {
+                m.id == global.id
+                    && viewer.can_see(m.visibility.is_private(), m.owner_id, m.team_id)
+            });
+            if !visible {
+                return Err(AppError::NotFound { what: "id" });
+            }
+            let members = members
+                .iter()
+                .map(|m| {
+                    Ok(Member {
+                        id: m.id,
+                        parent_id: m.parent_id.filter(|_| m.id != global.id),
+                        weight: m.weight,
+                        counts: counts_in_rollup(m.status, m.archived),
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            (global.id, members, None)
+        }
+        NodeKind::KeyResult => {
+            let kr = load_one::<KeyResultById, _>(ctx, global.id)
+                .await?
+                .ok_or(AppError::NotFound { what: "id" })?;
+            let member = Member {
+                id: kr.objective_id,
+                parent_id: None,
+                weight: 1.0,
+                counts: true,
+            };
+            (kr.objective_id, vec![member], Some(kr.id))
+        }
+        _ => {
+            return Err(AppError::bad_input(
+                "id",
+                "id must name an objective or a key result",
+            ));
+        }
+    };
+    let objective_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+    let key_results = key_result.map(|id| vec![id]);
+    let rows = reports::history_rows(
+        db,
+        viewer.tenant_id,
+        key_results.as_deref(),
+        &objective_ids,
+        from,
+        to,
+        unit,
+    )
+    .await?;
+    let series = series_of(&rows)?;
+    Ok(history::replay(root, &members, &series, starts)
+        .into_iter()
+        .map(|point| (point.start, point.progress, point.check_ins))
+        .collect())
 }
 
 /// Groups history rows (ordered by key result, then bucket with "before" first) by key result.

@@ -28,7 +28,7 @@ pub use objectives::{
     AncestorsOf, CheckInById, CheckInsKey, CheckInsOf, ChildrenOf, DescendantsOf, KeyResultById,
     KeyResultsOf, MilestoneById, MilestonesOf, ObjectiveById, SubtreeKey,
 };
-pub use org::{CycleById, SubTeamsOf, TeamById, UserById, UsersOfTeam};
+pub use org::{CycleById, DataVersionOf, SubTeamsOf, TeamById, UserById, UsersOfTeam};
 pub use pages::{CheckInCursor, CheckInPagesOf, ChildrenPagesOf, PageKey, UpdatePagesOf};
 
 use crate::domain::access::Viewer;
@@ -60,6 +60,8 @@ pub struct Stores {
     pub updates: GoalUpdates,
     /// Notified after a write commits outbox events, so the relay runs at once.
     pub outbox_written: Arc<Notify>,
+    /// Answers of dashboard reports by tenant data version.
+    pub reports: crate::store::report_cache::ReportCache,
 }
 
 impl Stores {
@@ -75,6 +77,7 @@ impl Stores {
             templates: GoalTemplates::new(documents.clone()),
             updates: GoalUpdates::new(documents),
             outbox_written: Arc::new(Notify::new()),
+            reports: Default::default(),
         }
     }
 }
@@ -121,6 +124,7 @@ pub fn register(
         .data(loader(UserById::new(s, viewer), keep))
         .data(loader(UsersOfTeam::new(s, viewer), keep))
         .data(loader(CycleById::new(s, viewer), keep))
+        .data(loader(DataVersionOf::new(s), keep))
         .data(loader(GoalTreeOf::new(s, viewer), keep))
         .data(loader(UpdatesOf::new(s, viewer), keep))
         .data(loader(LatestUpdateOfKeyResult::new(s, viewer), keep))

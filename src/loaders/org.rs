@@ -96,3 +96,30 @@ impl Loader<i64> for CycleById {
         Ok(by_id(rows, |c| c.id))
     }
 }
+
+/// Tenants' data versions (one per request at most: reports key their cached answers by it).
+pub struct DataVersionOf {
+    db: crate::store::pg::Db,
+}
+
+impl DataVersionOf {
+    pub fn new(stores: &Stores) -> Self {
+        Self {
+            db: stores.objectives.db().clone(),
+        }
+    }
+}
+
+impl Loader<i64> for DataVersionOf {
+    type Value = crate::store::pg::data_version::DataVersion;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let mut versions = HashMap::with_capacity(keys.len());
+        for tenant in keys {
+            let version = crate::store::pg::data_version::current(&self.db, *tenant).await?;
+            versions.insert(*tenant, version);
+        }
+        Ok(versions)
+    }
+}

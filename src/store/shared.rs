@@ -97,6 +97,14 @@ impl SharedState {
         })
     }
 
+    /// The Redis connection when the state is kept there (for other shared caches).
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        match &self.backend {
+            Backend::Redis(manager) => Some(manager.clone()),
+            Backend::Local(_) => None,
+        }
+    }
+
     /// Takes `points` from `tenant_id`'s budget under `limit`, all or none (a negative amount
     /// gives points back), in one round trip; whether they were taken and what is left.
     pub async fn take_points(&self, tenant_id: i64, points: f64, limit: RateLimit) -> Budget {

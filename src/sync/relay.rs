@@ -15,10 +15,10 @@ use super::SyncError;
 use crate::store::mongo::MongoStore;
 use crate::store::mongo::goal_trees::{GoalTrees, ObjectiveState};
 use crate::store::mongo::goal_updates::{GoalUpdates, NewNote};
-use crate::store::pg::Db;
 use crate::store::pg::outbox::{
     self, ObjectiveEvent, ObjectiveSnapshot, OutboxEvent, PendingEvent,
 };
+use crate::store::pg::{Db, data_version};
 
 /// How many events one pass relays at most.
 pub const BATCH: u64 = 500;
@@ -70,6 +70,17 @@ impl OutboxRelay {
         }
         if !applied.is_empty() {
             outbox::mark_relayed(&txn, &applied).await?;
+            // goal_trees changed (paths, statuses, titles): reports that read it must not serve
+            // answers computed before (check-in notes change no report).
+            let mut tenants: Vec<i64> = pending
+                .iter()
+                .filter(|event| applied.contains(&event.id))
+                .filter(|event| event.event_type != outbox::CHECK_IN_NOTE_EVENT)
+                .map(|event| event.tenant_id)
+                .collect();
+            tenants.sort_unstable();
+            tenants.dedup();
+            data_version::bump(&txn, &tenants).await?;
         }
         txn.commit().await?;
         match failure {

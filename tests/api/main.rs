@@ -24,6 +24,7 @@ mod pgbouncer;
 mod playground;
 mod queries;
 mod replicas;
+mod report_cache;
 mod reports;
 mod rollup;
 mod schema;

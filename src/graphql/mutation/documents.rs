@@ -176,6 +176,10 @@ impl DocumentMutations {
             .trees
             .set_fields(viewer.tenant_id, objective_id, to_bson_fields(&values))
             .await?;
+        // Reports filter on custom fields: answers cached before this change must not be
+        // served after it is acknowledged.
+        crate::store::pg::data_version::bump(stores(ctx).objectives.db(), &[viewer.tenant_id])
+            .await?;
         Ok(SetCustomFieldsPayload {
             objective: Objective(objective),
         })

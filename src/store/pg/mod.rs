@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod change_stream;
 pub mod cte;
+pub mod data_version;
 pub mod db;
 pub mod entity;
 pub mod key_results;

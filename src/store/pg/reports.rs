@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
+use serde::{Deserialize, Serialize};
 
 use super::cte;
 use super::scoped::sql;
@@ -16,7 +17,7 @@ use crate::domain::objective::{ObjectiveStatus, Visibility};
 use crate::store::StoreResult;
 
 /// Live objectives (not archived) of one status, with their mean stored progress.
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult, Serialize, Deserialize)]
 pub struct StatusGroup {
     pub status: ObjectiveStatus,
     pub objectives: i64,
@@ -38,7 +39,7 @@ pub async fn status_groups(
         FROM objectives o
         WHERE o.tenant_id = $1 AND o.archived_at IS NULL
           -- no team: the whole tenant; a team: it and every team below it
-          AND ($2::bigint[] IS NULL OR o.team_id IN (SELECT id FROM sub))
+          AND ($2::bigint[] IS NULL OR o.team_id = ANY(ARRAY(SELECT id FROM sub)))
           AND ($3::bigint IS NULL OR o.cycle_id = $3)
           AND {}
         GROUP BY o.status ORDER BY o.status
@@ -55,7 +56,7 @@ pub async fn status_groups(
 }
 
 /// One department's standing among the departments of its company.
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult, Serialize, Deserialize)]
 pub struct DepartmentStanding {
     pub department_id: i64,
     pub company_id: Option<i64>,
@@ -135,7 +136,7 @@ pub async fn department_standings(
 }
 
 /// Key results of a group of objectives, with their mean stored progress.
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq, FromQueryResult, Serialize, Deserialize)]
 pub struct KeyResultGroup {
     pub label: String,
     pub objectives: i64,

@@ -1,0 +1,252 @@
+//! Answers of dashboard reports, kept for every replica in Redis (or in this process without
+//! `REDIS_URL`) and never stale: an answer is stored under its tenant's data version
+//! ([`crate::store::pg::data_version`]), which the commit of every change to a report's inputs
+//! bumps, and a reader looks it up under the version it has just read. A report read after a
+//! write's commit therefore misses the answers computed before it; old versions' answers are
+//! never read again and expire.
+//!
+//! Keys also carry the viewer's visibility class (everyone who sees every objective shares
+//! one; anyone else has their own), the report and its arguments. Redis failures fall back to
+//! computing the report, with a warning.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::access::Viewer;
+use crate::store::pg::data_version::DataVersion;
+
+/// How long an answer is kept in Redis, in seconds (a newer version makes it unreachable
+/// sooner).
+const REDIS_TTL_SECONDS: u64 = 600;
+/// The most answers kept in process per tenant (its entries are dropped when full).
+const LOCAL_ANSWERS_PER_TENANT: usize = 1_000;
+/// The most tenants with answers kept in process (every entry is dropped when full).
+const LOCAL_TENANTS: usize = 10_000;
+
+/// What identifies one cached answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportKey {
+    pub tenant_id: i64,
+    /// The tenant's data version read for this request.
+    pub version: DataVersion,
+    /// Who may see what: `all`, or the viewer's own class.
+    pub visibility: String,
+    /// The report's field name.
+    pub report: &'static str,
+    /// Its arguments, canonically written.
+    pub arguments: String,
+}
+
+impl ReportKey {
+    /// The key of `report` with `arguments` for `viewer` at data `version`.
+    pub fn new(
+        viewer: &Viewer,
+        version: DataVersion,
+        report: &'static str,
+        arguments: String,
+    ) -> Self {
+        Self {
+            tenant_id: viewer.tenant_id,
+            version,
+            visibility: visibility_class(viewer),
+            report,
+            arguments,
+        }
+    }
+
+    fn redis_key(&self) -> String {
+        format!(
+            "goalgraph:report:{}:{}:{}:{}:{}:{}",
+            self.tenant_id,
+            self.version.epoch,
+            self.version.counter,
+            self.visibility,
+            self.report,
+            self.arguments
+        )
+    }
+
+    fn local_key(&self) -> String {
+        format!("{}:{}:{}", self.visibility, self.report, self.arguments)
+    }
+}
+
+/// Viewers who see every private objective share answers; anyone else sees public objectives
+/// plus their own and (managers) their team's, so their answers are theirs alone.
+fn visibility_class(viewer: &Viewer) -> String {
+    if viewer.sees_all_private() {
+        "all".into()
+    } else {
+        format!(
+            "user{}-team{}",
+            viewer.user_id,
+            viewer.managed_team().unwrap_or(0)
+        )
+    }
+}
+
+/// Answers of one tenant at its latest version seen.
+struct TenantAnswers {
+    version: DataVersion,
+    answers: HashMap<String, Arc<[u8]>>,
+}
+
+/// The cache; clones share it.
+#[derive(Clone, Default)]
+pub struct ReportCache {
+    redis: Arc<RwLock<Option<ConnectionManager>>>,
+    local: Arc<Mutex<HashMap<i64, TenantAnswers>>>,
+}
+
+impl ReportCache {
+    /// From now on, keeps answers in the Redis behind `connection` (shared by replicas).
+    pub fn share_through(&self, connection: ConnectionManager) {
+        *self.redis.write().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    }
+
+    /// The answer under `key`, or `compute`'s (stored under `key` when it succeeds).
+    pub async fn get_or_compute<T, E, F>(&self, key: ReportKey, compute: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Future<Output = Result<T, E>>,
+    {
+        if let Some(bytes) = self.get(&key).await
+            && let Ok(answer) = serde_json::from_slice::<T>(&bytes)
+        {
+            record(key.report, "hit");
+            return Ok(answer);
+        }
+        record(key.report, "miss");
+        let answer = compute.await?;
+        if let Ok(bytes) = serde_json::to_vec(&answer) {
+            self.put(&key, bytes).await;
+        }
+        Ok(answer)
+    }
+
+    fn redis(&self) -> Option<ConnectionManager> {
+        self.redis
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn get(&self, key: &ReportKey) -> Option<Arc<[u8]>> {
+        if let Some(mut connection) = self.redis() {
+            let found: Result<Option<Vec<u8>>, _> = connection.get(key.redis_key()).await;
+            return found
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "report cache: Redis failed; computing the report");
+                    None
+                })
+                .map(Arc::from);
+        }
+        let local = locked(&self.local);
+        let tenant = local.get(&key.tenant_id)?;
+        (tenant.version == key.version)
+            .then(|| tenant.answers.get(&key.local_key()).cloned())
+            .flatten()
+    }
+
+    async fn put(&self, key: &ReportKey, bytes: Vec<u8>) {
+        if let Some(mut connection) = self.redis() {
+            let stored: Result<(), _> = connection
+                .set_ex(key.redis_key(), bytes, REDIS_TTL_SECONDS)
+                .await;
+            if let Err(error) = stored {
+                tracing::warn!(%error, "report cache: Redis failed to store an answer");
+            }
+            return;
+        }
+        let mut local = locked(&self.local);
+        if local.len() >= LOCAL_TENANTS && !local.contains_key(&key.tenant_id) {
+            local.clear();
+        }
+        let tenant = local.entry(key.tenant_id).or_insert_with(|| TenantAnswers {
+            version: key.version.clone(),
+            answers: HashMap::new(),
+        });
+        if key.version.epoch == tenant.version.epoch && key.version.counter < tenant.version.counter
+        {
+            // Computed by a request that read an older version: never served again.
+            return;
+        }
+        if key.version != tenant.version || tenant.answers.len() >= LOCAL_ANSWERS_PER_TENANT {
+            tenant.version = key.version.clone();
+            tenant.answers.clear();
+        }
+        tenant.answers.insert(key.local_key(), Arc::from(bytes));
+    }
+}
+
+/// Counts a lookup in `goalgraph_report_cache_total{report, outcome}`.
+fn record(report: &'static str, outcome: &'static str) {
+    metrics::counter!("goalgraph_report_cache_total", "report" => report, "outcome" => outcome)
+        .increment(1);
+}
+
+/// The guarded value; a panic elsewhere while holding the lock leaves plain data usable.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::role::Role;
+
+    fn viewer(user_id: i64, role: Role, team_id: Option<i64>) -> Viewer {
+        Viewer {
+            tenant_id: 1,
+            user_id,
+            role,
+            team_id,
+        }
+    }
+
+    fn admin() -> Viewer {
+        viewer(7, Role::Admin, None)
+    }
+
+    async fn read(cache: &ReportCache, counter: i64, computed: i64) -> i64 {
+        let version = DataVersion {
+            epoch: "e".into(),
+            counter,
+        };
+        let key = ReportKey::new(&admin(), version, "teamRollup", "team=3".into());
+        cache
+            .get_or_compute(key, async { Ok::<_, ()>(computed) })
+            .await
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_served_only_at_the_version_it_was_computed_for() {
+        let cache = ReportCache::default();
+        assert_eq!(read(&cache, 1, 10).await, 10);
+        assert_eq!(read(&cache, 1, 11).await, 10, "a hit at the same version");
+        assert_eq!(read(&cache, 2, 12).await, 12, "a newer version misses");
+        assert_eq!(
+            read(&cache, 1, 13).await,
+            13,
+            "an older version is not kept"
+        );
+        assert_eq!(read(&cache, 2, 14).await, 12);
+    }
+
+    #[test]
+    fn viewers_who_see_different_objectives_never_share_an_answer() {
+        let manager = viewer(8, Role::Manager, Some(4));
+        let member = viewer(9, Role::Member, Some(4));
+        let classes = [admin(), manager, member].map(|v| visibility_class(&v));
+        assert_eq!(classes[0], "all");
+        assert_ne!(classes[1], classes[2]);
+        assert_ne!(classes[1], "all");
+    }
+}
