@@ -123,6 +123,12 @@ impl AppState {
         self
     }
 
+    /// The same state computing every report instead of caching answers.
+    pub fn without_report_cache(self) -> Self {
+        self.stores.reports.turn_off();
+        self
+    }
+
     /// The same state with other request limits.
     pub fn with_limits(mut self, limits: RequestLimits) -> Self {
         self.limits = limits;

@@ -216,6 +216,10 @@ pub struct ServeArgs {
     /// (otherwise `serve` refuses, so a deployment never runs on them by accident).
     #[arg(long, env = "GOALGRAPH_EMBEDDED_STORES_ON_NETWORK")]
     pub embedded_stores_on_network: bool,
+    /// Compute every report instead of serving cached answers (for comparing; the cache is
+    /// never stale, see docs/SCALING.md).
+    #[arg(long, env = "GOALGRAPH_NO_REPORT_CACHE")]
+    pub no_report_cache: bool,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

@@ -82,6 +82,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, AnyError> {
         resolution: args.resolution(),
         cors_origins: args.cors_origins.clone(),
         embedded_stores_on_network: args.embedded_stores_on_network,
+        report_cache: !args.no_report_cache,
         store: args.store,
         keys,
     })

@@ -56,6 +56,8 @@ pub struct ServeSettings {
     pub cors_origins: Vec<HeaderValue>,
     /// Start the embedded development stores even when bound to a non-loopback address.
     pub embedded_stores_on_network: bool,
+    /// Cache report answers (by tenant data version); off computes every report.
+    pub report_cache: bool,
 }
 
 /// The PostgreSQL connection settings `serve` uses for `store`.
@@ -127,6 +129,11 @@ impl Application {
         .with_shared(shared)
         .with_limits(settings.limits)
         .with_cors_origins(settings.cors_origins);
+        let state = if settings.report_cache {
+            state
+        } else {
+            state.without_report_cache()
+        };
         let listener = tokio::net::TcpListener::bind(settings.bind).await?;
         Ok(Self {
             listener,

@@ -395,11 +395,15 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
     F: std::future::Future<Output = AppResult<T>>,
 {
+    let cache = &stores(ctx).reports;
+    if !cache.is_on() {
+        return compute.await;
+    }
     let version = load_one::<DataVersionOf, _>(ctx, viewer.tenant_id)
         .await?
         .unwrap_or_default();
     let key = ReportKey::new(viewer, version, report, arguments);
-    stores(ctx).reports.get_or_compute(key, compute).await
+    cache.get_or_compute(key, compute).await
 }
 
 /// The progress history of an objective (its subtree rolled up) or a key result: per bucket

@@ -5,12 +5,16 @@
 //! write's commit therefore misses the answers computed before it; old versions' answers are
 //! never read again and expire.
 //!
+//! Within a replica, concurrent requests for an answer not cached yet wait for the first of
+//! them to compute it (200 dashboards opening at once cost one computation per replica).
+//!
 //! Keys also carry the viewer's visibility class (everyone who sees every objective shares
 //! one; anyone else has their own), the report and its arguments. Redis failures fall back to
 //! computing the report, with a warning.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use redis::AsyncCommands;
@@ -102,9 +106,23 @@ struct TenantAnswers {
 pub struct ReportCache {
     redis: Arc<RwLock<Option<ConnectionManager>>>,
     local: Arc<Mutex<HashMap<i64, TenantAnswers>>>,
+    /// Set when the operator turned caching off: every report is computed.
+    off: Arc<AtomicBool>,
+    /// Answers being computed in this process, by key: latecomers wait on its lock.
+    computing: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl ReportCache {
+    /// From now on, computes every report (`serve --no-report-cache`).
+    pub fn turn_off(&self) {
+        self.off.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether answers are cached (the data version need not be read otherwise).
+    pub fn is_on(&self) -> bool {
+        !self.off.load(Ordering::Relaxed)
+    }
+
     /// From now on, keeps answers in the Redis behind `connection` (shared by replicas).
     pub fn share_through(&self, connection: ConnectionManager) {
         *self.redis.write().unwrap_or_else(PoisonError::into_inner) = Some(connection);
@@ -116,18 +134,50 @@ impl ReportCache {
         T: Serialize + DeserializeOwned,
         F: Future<Output = Result<T, E>>,
     {
-        if let Some(bytes) = self.get(&key).await
-            && let Ok(answer) = serde_json::from_slice::<T>(&bytes)
-        {
+        if !self.is_on() {
+            return compute.await;
+        }
+        if let Some(answer) = self.cached::<T>(&key).await {
             record(key.report, "hit");
             return Ok(answer);
         }
-        record(key.report, "miss");
-        let answer = compute.await?;
-        if let Ok(bytes) = serde_json::to_vec(&answer) {
-            self.put(&key, bytes).await;
+        // Miss: compute, unless another request of this process is computing it already — then
+        // wait for it and take its answer.
+        let redis_key = key.redis_key();
+        let turn = locked(&self.computing)
+            .entry(redis_key.clone())
+            .or_default()
+            .clone();
+        let guard = turn.lock().await;
+        let result = match self.cached::<T>(&key).await {
+            Some(answer) => {
+                record(key.report, "hit");
+                Ok(answer)
+            }
+            None => {
+                record(key.report, "miss");
+                let computed = compute.await;
+                if let Ok(answer) = &computed
+                    && let Ok(bytes) = serde_json::to_vec(answer)
+                {
+                    self.put(&key, bytes).await;
+                }
+                computed
+            }
+        };
+        drop(guard);
+        let mut computing = locked(&self.computing);
+        // The map's entry and ours: nobody else waits.
+        if Arc::strong_count(&turn) <= 2 {
+            computing.remove(&redis_key);
         }
-        Ok(answer)
+        result
+    }
+
+    /// The answer under `key`, decoded, if cached.
+    async fn cached<T: DeserializeOwned>(&self, key: &ReportKey) -> Option<T> {
+        let bytes = self.get(key).await?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     fn redis(&self) -> Option<ConnectionManager> {
@@ -238,6 +288,34 @@ mod tests {
             "an older version is not kept"
         );
         assert_eq!(read(&cache, 2, 14).await, 12);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_compute_once() {
+        let cache = ReportCache::default();
+        let computations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reads = (0..8).map(|_| {
+            let (cache, computations) = (cache.clone(), computations.clone());
+            tokio::spawn(async move {
+                let version = DataVersion {
+                    epoch: "e".into(),
+                    counter: 1,
+                };
+                let key = ReportKey::new(&admin(), version, "departmentRanking", String::new());
+                cache
+                    .get_or_compute(key, async {
+                        computations.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        Ok::<_, ()>(42)
+                    })
+                    .await
+            })
+        });
+        for read in futures::future::join_all(reads).await {
+            assert_eq!(read.ok(), Some(Ok(42)));
+        }
+        assert_eq!(computations.load(Ordering::SeqCst), 1);
+        assert!(locked(&cache.computing).is_empty());
     }
 
     #[test]

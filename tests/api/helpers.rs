@@ -219,6 +219,7 @@ impl TestSettings {
             resolution: self.resolution,
             cors_origins: self.cors_origins.clone(),
             embedded_stores_on_network: false,
+            report_cache: true,
         }
     }
 

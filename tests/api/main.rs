@@ -32,4 +32,5 @@ mod sharding;
 mod shared_state;
 mod subscriptions;
 mod sync;
+mod tenant_scoping;
 mod tree;

@@ -12,7 +12,7 @@ use sea_orm::{
 use super::entity::{check_in, key_result, user};
 use super::objectives::visible_one;
 use super::outbox::{CheckInNote, record_check_in_note};
-use super::scoped::{begin_tenant_write, grouped_by_position, require, sql};
+use super::scoped::{begin_tenant_write, grouped_by_position, require, sql, update_in_tenant};
 use super::{rollup, visibility};
 use crate::domain::access::Viewer;
 use crate::domain::key_result::{
@@ -197,7 +197,7 @@ impl KeyResultRepo {
         active.start_value = Set(range.start);
         active.target_value = Set(range.target);
         active.updated_at = Set(Utc::now());
-        active.update(&txn).await?;
+        update_in_tenant(&txn, viewer.tenant_id, active).await?;
         rollup::refresh(&txn, viewer.tenant_id, &[objective_id]).await?;
         let updated = reload(&txn, viewer.tenant_id, id).await?;
         txn.commit().await?;
@@ -270,7 +270,7 @@ impl KeyResultRepo {
             active.confidence = Set(Some(confidence));
         }
         active.updated_at = Set(Utc::now());
-        active.update(&txn).await?;
+        update_in_tenant(&txn, viewer.tenant_id, active).await?;
         rollup::refresh(&txn, viewer.tenant_id, &[objective_id]).await?;
         let updated = reload(&txn, viewer.tenant_id, command.key_result_id).await?;
         txn.commit().await?;
@@ -285,7 +285,8 @@ async fn visible_key_results(
 ) -> StoreResult<Vec<key_result::Model>> {
     let text = format!(
         r#"
-            SELECT kr.* FROM key_results kr JOIN objectives o ON o.id = kr.objective_id
+            SELECT kr.* FROM key_results kr
+            JOIN objectives o ON o.tenant_id = kr.tenant_id AND o.id = kr.objective_id
             WHERE kr.tenant_id = $1 AND kr.id = ANY($2) AND {} ORDER BY kr.id
         "#,
         visibility::sql("o", 3)

@@ -11,7 +11,7 @@ use super::entity::milestone;
 use super::key_results::visible_key_result;
 use super::objectives::visible_one;
 use super::rollup;
-use super::scoped::{begin_tenant_write, by_ids, grouped_by};
+use super::scoped::{begin_tenant_write, by_ids, grouped_by, update_in_tenant};
 use crate::domain::access::Viewer;
 use crate::store::{StoreError, StoreResult};
 
@@ -117,7 +117,7 @@ impl MilestoneRepo {
             Some(false) => active.done_at = Set(None),
             _ => {}
         }
-        let updated = active.update(&txn).await?;
+        let updated = update_in_tenant(&txn, viewer.tenant_id, active).await?;
         rollup::refresh(&txn, viewer.tenant_id, &[objective_id]).await?;
         txn.commit().await?;
         Ok(updated)

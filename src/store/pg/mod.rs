@@ -19,6 +19,7 @@ pub mod reports;
 pub mod rollup;
 pub mod scoped;
 pub mod seed;
+pub mod statement_log;
 pub mod subtree_sizes;
 pub mod tree;
 pub mod user_cache;
@@ -82,7 +83,10 @@ pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<Db> {
             Pooling::Transaction => opts.statement_cache_capacity(0).extra_float_digits(None),
         });
     let mut connection = Database::connect(connect).await?;
-    connection.set_metric_callback(|info| record_sql_statement(info.failed));
+    connection.set_metric_callback(|info| {
+        record_sql_statement(info.failed);
+        statement_log::record(&info.statement.sql);
+    });
     Ok(match pooling {
         Pooling::Session => Db::session(connection),
         Pooling::Transaction => Db::transaction_pooled(connection, &settings),

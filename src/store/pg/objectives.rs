@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::entity::{cycle, objective, team, user};
 use super::outbox::{MoveOrigin, ObjectiveEvent, record_move, record_objective};
-use super::scoped::{begin_tenant_write, by_ids, grouped_by_position, require};
+use super::scoped::{begin_tenant_write, by_ids, grouped_by_position, require, update_in_tenant};
 use super::{progress_feed, rollup, tree, visibility};
 use crate::domain::access::Viewer;
 use crate::domain::objective::{NewObjective, ObjectivePatch, ObjectiveStatus, check_move};
@@ -262,7 +262,7 @@ impl ObjectiveRepo {
             active.cycle_id = Set(cycle);
         }
         mark_changed(&mut active, version);
-        let updated = active.update(&txn).await?;
+        let updated = update_in_tenant(&txn, viewer.tenant_id, active).await?;
         record_objective(&txn, ObjectiveEvent::Updated, &updated).await?;
         if status_changed {
             progress_feed::announce_current(&txn, viewer.tenant_id, &[id]).await?;
@@ -307,7 +307,7 @@ impl ObjectiveRepo {
         let mut active = current.into_active_model();
         active.parent_id = Set(new_parent);
         mark_changed(&mut active, version);
-        let moved = active.update(&txn).await?;
+        let moved = update_in_tenant(&txn, viewer.tenant_id, active).await?;
         record_move(
             &txn,
             &moved,
@@ -336,7 +336,7 @@ impl ObjectiveRepo {
         let mut active = current.into_active_model();
         active.archived_at = Set(Some(Utc::now()));
         mark_changed(&mut active, version);
-        let archived = active.update(&txn).await?;
+        let archived = update_in_tenant(&txn, viewer.tenant_id, active).await?;
         record_objective(&txn, ObjectiveEvent::Archived, &archived).await?;
         rollup::refresh(
             &txn,

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::entity::{cycle, team, tenant, user};
-use super::scoped::{begin_tenant_write, by_ids, grouped_by, require};
+use super::scoped::{begin_tenant_write, by_ids, grouped_by, require, update_in_tenant};
 use super::tree;
 use crate::domain::access::Viewer;
 use crate::domain::objective::check_move;
@@ -230,7 +230,7 @@ impl OrgRepo {
         if let Some(parent) = patch.parent_id {
             active.parent_id = Set(parent);
         }
-        let updated = active.update(&txn).await?;
+        let updated = update_in_tenant(&txn, viewer.tenant_id, active).await?;
         txn.commit().await?;
         Ok(updated)
     }

@@ -4,8 +4,8 @@
 use super::Db;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QueryTrait, Select, Statement, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QueryTrait, Select, Statement, Value,
 };
 
 use super::positional::{Positional, decode_all};
@@ -93,6 +93,26 @@ fn grouped_select<E: TenantOwned>(
         query = query.filter(extra);
     }
     query.order_by_asc(E::id_column())
+}
+
+/// Writes the changed columns of `active`, a row of `tenant_id`, and returns the row. The
+/// UPDATE names the tenant beside the id (SeaORM's own `update` names only the primary key), so
+/// on PostgreSQL distributed by tenant it is routed to the tenant's one shard.
+pub async fn update_in_tenant<A>(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    active: A,
+) -> StoreResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + Send,
+    A::Entity: TenantOwned,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    Ok(<A::Entity as EntityTrait>::update(active)
+        .validate()?
+        .filter(<A::Entity as TenantOwned>::tenant_column().eq(tenant_id))
+        .exec(db)
+        .await?)
 }
 
 /// A raw PostgreSQL statement with positional parameters.
