@@ -71,6 +71,10 @@ fn describe() {
     );
     describe_counter!("goalgraph_mongo_commands_total", "MongoDB commands sent.");
     describe_counter!(
+        "goalgraph_report_cache_total",
+        "Report answers looked up in the report cache, by report and outcome (hit or miss)."
+    );
+    describe_counter!(
         "goalgraph_graphql_requests_total",
         "GraphQL requests answered, by operation name and outcome (ok, or the first error's code)."
     );

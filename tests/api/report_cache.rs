@@ -109,6 +109,12 @@ async fn reads_on_one_replica_follow_writes_on_another(redis: Option<String>) {
         let there = read(&app, &app.address, &t.admin.token, &variables).await;
         assert_eq!(there.data, fresh.data);
     }
+    let metrics = app.get_text("/metrics").await;
+    for outcome in ["hit", "miss"] {
+        let series =
+            format!("goalgraph_report_cache_total{{report=\"teamRollup\",outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&series), "{series} missing from /metrics");
+    }
 }
 
 #[tokio::test]
