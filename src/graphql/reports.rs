@@ -1,6 +1,8 @@
 //! Dashboard reports (SPEC section 5): roll-ups of a team with its sub-teams and of a cycle,
 //! department standings, key results by status under a branch, and progress histories. Each
-//! costs one or two round trips per store whatever the size of what it summarises.
+//! costs one or two round trips per store whatever the size of what it summarises, and is
+//! answered from the report cache while its tenant's data has not changed
+//! ([`crate::store::report_cache`]).
 
 use super::scalars::Timestamp;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
@@ -17,8 +19,7 @@ use crate::domain::key_result::KeyResultKind;
 use crate::domain::objective::ObjectiveStatus as DomainStatus;
 use crate::domain::rollup::{KeyResultMeasure, counts_in_rollup};
 use crate::error::{AppError, AppResult};
-use crate::loaders::DataVersionOf;
-use crate::loaders::{CycleById, KeyResultById, TeamById};
+use crate::loaders::{CycleById, DataVersionOf, KeyResultById, TeamById};
 use crate::store::pg::reports::{self, Bucket, DepartmentStanding, HistoryRow, StatusGroup};
 use crate::store::report_cache::ReportKey;
 use strum::IntoEnumIterator as _;
