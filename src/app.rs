@@ -116,8 +116,8 @@ impl AppState {
 
     /// The same state keeping rate limits, persisted queries and report answers in `shared`.
     pub fn with_shared(mut self, shared: SharedState) -> Self {
-        if let Some(connection) = shared.redis_connection() {
-            self.stores.reports.share_through(connection);
+        if let Some(link) = shared.redis_link() {
+            self.stores.reports.share_through(link);
         }
         self.shared = shared;
         self

@@ -8,6 +8,7 @@ pub mod instance;
 pub mod metrics;
 pub mod mongo;
 pub mod pg;
+pub mod redis_link;
 pub mod report_cache;
 pub mod shared;
 pub mod window;

@@ -10,7 +10,7 @@
 //!
 //! Keys also carry the viewer's visibility class (everyone who sees every objective shares
 //! one; anyone else has their own), the report and its arguments. Redis failures fall back to
-//! computing the report, with a warning.
+//! computing the report ([`RedisLink`] pauses Redis use for a few seconds after one).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,12 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::access::Viewer;
 use crate::store::pg::data_version::DataVersion;
+use crate::store::redis_link::RedisLink;
 
 /// How long an answer is kept in Redis, in seconds (a newer version makes it unreachable
 /// sooner).
@@ -104,7 +104,7 @@ struct TenantAnswers {
 /// The cache; clones share it.
 #[derive(Clone, Default)]
 pub struct ReportCache {
-    redis: Arc<RwLock<Option<ConnectionManager>>>,
+    redis: Arc<RwLock<Option<RedisLink>>>,
     local: Arc<Mutex<HashMap<i64, TenantAnswers>>>,
     /// Set when the operator turned caching off: every report is computed.
     off: Arc<AtomicBool>,
@@ -123,9 +123,9 @@ impl ReportCache {
         !self.off.load(Ordering::Relaxed)
     }
 
-    /// From now on, keeps answers in the Redis behind `connection` (shared by replicas).
-    pub fn share_through(&self, connection: ConnectionManager) {
-        *self.redis.write().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    /// From now on, keeps answers in the Redis behind `link` (shared by replicas).
+    pub fn share_through(&self, link: RedisLink) {
+        *self.redis.write().unwrap_or_else(PoisonError::into_inner) = Some(link);
     }
 
     /// The answer under `key`, or `compute`'s (stored under `key` when it succeeds).
@@ -180,7 +180,7 @@ impl ReportCache {
         serde_json::from_slice(&bytes).ok()
     }
 
-    fn redis(&self) -> Option<ConnectionManager> {
+    fn redis(&self) -> Option<RedisLink> {
         self.redis
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -188,13 +188,12 @@ impl ReportCache {
     }
 
     async fn get(&self, key: &ReportKey) -> Option<Arc<[u8]>> {
-        if let Some(mut connection) = self.redis() {
+        if let Some(link) = self.redis() {
+            let mut connection = link.connection()?;
             let found: Result<Option<Vec<u8>>, _> = connection.get(key.redis_key()).await;
-            return found
-                .unwrap_or_else(|error| {
-                    tracing::warn!(%error, "report cache: Redis failed; computing the report");
-                    None
-                })
+            return link
+                .checked(found, "reports are computed")
+                .flatten()
                 .map(Arc::from);
         }
         let local = locked(&self.local);
@@ -205,12 +204,12 @@ impl ReportCache {
     }
 
     async fn put(&self, key: &ReportKey, bytes: Vec<u8>) {
-        if let Some(mut connection) = self.redis() {
-            let stored: Result<(), _> = connection
-                .set_ex(key.redis_key(), bytes, REDIS_TTL_SECONDS)
-                .await;
-            if let Err(error) = stored {
-                tracing::warn!(%error, "report cache: Redis failed to store an answer");
+        if let Some(link) = self.redis() {
+            if let Some(mut connection) = link.connection() {
+                let stored: Result<(), _> = connection
+                    .set_ex(key.redis_key(), bytes, REDIS_TTL_SECONDS)
+                    .await;
+                link.checked(stored, "reports are computed");
             }
             return;
         }

@@ -2,15 +2,17 @@
 //! bucket) and the registry of persisted queries (hash → text). In Redis when `REDIS_URL` is
 //! set, so all replicas share them; in this process otherwise (fine for one replica).
 //!
-//! Redis failures fail open: a request is let through and a persisted query is looked up
-//! locally, with a warning, rather than turning a cache outage into an API outage.
+//! Redis failures fail open: a request is let through and a persisted query is not found (the
+//! client sends its text again), with a warning, rather than turning a cache outage into an
+//! API outage ([`RedisLink`] pauses Redis use for a few seconds after a failure).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+
+use super::redis_link::RedisLink;
 
 /// How long a registered persisted query is kept (Redis), in seconds.
 const QUERY_TTL_SECONDS: u64 = 7 * 86_400;
@@ -70,7 +72,7 @@ pub struct SharedState {
 
 #[derive(Clone)]
 enum Backend {
-    Redis(ConnectionManager),
+    Redis(RedisLink),
     Local(Arc<LocalState>),
 }
 
@@ -90,17 +92,15 @@ impl SharedState {
 
     /// State kept in the Redis at `url` (connects now, reconnects by itself later).
     pub async fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let manager = client.get_connection_manager().await?;
         Ok(Self {
-            backend: Backend::Redis(manager),
+            backend: Backend::Redis(RedisLink::connect(url).await?),
         })
     }
 
-    /// The Redis connection when the state is kept there (for other shared caches).
-    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+    /// The Redis link when the state is kept there (for other shared caches).
+    pub fn redis_link(&self) -> Option<RedisLink> {
         match &self.backend {
-            Backend::Redis(manager) => Some(manager.clone()),
+            Backend::Redis(link) => Some(link.clone()),
             Backend::Local(_) => None,
         }
     }
@@ -125,27 +125,29 @@ impl SharedState {
                     remaining: *tokens,
                 }
             }
-            Backend::Redis(manager) => {
-                let mut connection = manager.clone();
-                let answer: Result<(i64, i64), _> = TOKEN_BUCKET_SCRIPT
-                    .key(format!("goalgraph:rate:{tenant_id}"))
-                    .arg(limit.rate)
-                    .arg(limit.burst)
-                    .arg(points)
-                    .invoke_async(&mut connection)
-                    .await;
+            Backend::Redis(link) => {
+                let answer = match link.connection() {
+                    Some(mut connection) => {
+                        let answer = TOKEN_BUCKET_SCRIPT
+                            .key(format!("goalgraph:rate:{tenant_id}"))
+                            .arg(limit.rate)
+                            .arg(limit.burst)
+                            .arg(points)
+                            .invoke_async::<(i64, i64)>(&mut connection)
+                            .await;
+                        link.checked(answer, "rate limits let requests through")
+                    }
+                    None => None,
+                };
                 match answer {
-                    Ok((taken, millis)) => Budget {
+                    Some((taken, millis)) => Budget {
                         taken: taken == 1,
                         remaining: millis as f64 / 1000.0,
                     },
-                    Err(error) => {
-                        tracing::warn!(%error, "rate limit: Redis failed; letting the request through");
-                        Budget {
-                            taken: true,
-                            remaining: limit.burst,
-                        }
-                    }
+                    None => Budget {
+                        taken: true,
+                        remaining: limit.burst,
+                    },
                 }
             }
         }
@@ -155,14 +157,11 @@ impl SharedState {
     pub async fn persisted_query(&self, hash: &str) -> Option<String> {
         match &self.backend {
             Backend::Local(state) => locked(&state.queries).get(hash).cloned(),
-            Backend::Redis(manager) => {
-                let mut connection = manager.clone();
-                let found: Result<Option<String>, _> =
-                    connection.get(format!("goalgraph:apq:{hash}")).await;
-                found.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "persisted queries: Redis failed");
-                    None
-                })
+            Backend::Redis(link) => {
+                let mut connection = link.connection()?;
+                let found = connection.get(format!("goalgraph:apq:{hash}")).await;
+                link.checked(found, "persisted queries are not found")
+                    .flatten()
             }
         }
     }
@@ -177,13 +176,12 @@ impl SharedState {
                 }
                 queries.insert(hash.to_owned(), query.to_owned());
             }
-            Backend::Redis(manager) => {
-                let mut connection = manager.clone();
-                let stored: Result<(), _> = connection
-                    .set_ex(format!("goalgraph:apq:{hash}"), query, QUERY_TTL_SECONDS)
-                    .await;
-                if let Err(error) = stored {
-                    tracing::warn!(%error, "persisted queries: Redis failed to store a query");
+            Backend::Redis(link) => {
+                if let Some(mut connection) = link.connection() {
+                    let stored: Result<(), _> = connection
+                        .set_ex(format!("goalgraph:apq:{hash}"), query, QUERY_TTL_SECONDS)
+                        .await;
+                    link.checked(stored, "persisted queries are not stored");
                 }
             }
         }
