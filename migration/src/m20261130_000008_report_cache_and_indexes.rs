@@ -1,6 +1,8 @@
 //! What dashboard reports need: a per-tenant data version that every commit changing a
 //! report's inputs bumps (the report cache's key, so a cached answer never outlives the data
-//! it was computed from), and a covering index for the team and cycle roll-ups.
+//! it was computed from), and a covering index for the team and cycle roll-ups. And subtree
+//! sizes counting public objectives only, so pricing a tree read for a viewer who does not
+//! see every objective never tells how many private ones lie below.
 
 use sea_orm_migration::prelude::*;
 
@@ -55,9 +57,77 @@ $$;
 -- cycle on the benchmark org).
 CREATE INDEX objectives_report_idx ON objectives (tenant_id, team_id, cycle_id)
     INCLUDE (status, progress, visibility, owner_id) WHERE archived_at IS NULL;
+
+-- Beside each objective's unarchived children and descendants, those reached through public
+-- objectives only: what a viewer who sees no private objective gets from a tree read.
+ALTER TABLE objectives
+    ADD COLUMN public_child_count bigint NOT NULL DEFAULT 0,
+    ADD COLUMN public_descendant_count bigint NOT NULL DEFAULT 0;
+
+-- A descendant counts for an ancestor when it and everything between them is unarchived; for
+-- the public counts, also public.
+CREATE OR REPLACE FUNCTION goalgraph_recount_subtrees(for_tenant bigint) RETURNS void
+LANGUAGE sql AS $$
+    WITH RECURSIVE walk (ancestor, depth, public) AS (
+        SELECT parent_id, 1, visibility = 'public' FROM objectives
+        WHERE tenant_id = for_tenant AND parent_id IS NOT NULL AND archived_at IS NULL
+      UNION ALL
+        SELECT p.parent_id, w.depth + 1, w.public AND p.visibility = 'public'
+        FROM walk w JOIN objectives p ON p.tenant_id = for_tenant AND p.id = w.ancestor
+        WHERE p.parent_id IS NOT NULL AND p.archived_at IS NULL
+    ), counts AS (
+        SELECT ancestor,
+               count(*) FILTER (WHERE depth = 1) AS children,
+               count(*) AS descendants,
+               count(*) FILTER (WHERE depth = 1 AND public) AS public_children,
+               count(*) FILTER (WHERE public) AS public_descendants
+        FROM walk GROUP BY ancestor
+    ), wanted AS (
+        SELECT o.id, coalesce(c.children, 0) AS children, coalesce(c.descendants, 0) AS descendants,
+               coalesce(c.public_children, 0) AS public_children,
+               coalesce(c.public_descendants, 0) AS public_descendants
+        FROM objectives o LEFT JOIN counts c ON c.ancestor = o.id
+        WHERE o.tenant_id = for_tenant
+    )
+    UPDATE objectives o
+    SET child_count = wanted.children, descendant_count = wanted.descendants,
+        public_child_count = wanted.public_children,
+        public_descendant_count = wanted.public_descendants
+    FROM wanted
+    WHERE o.tenant_id = for_tenant AND o.id = wanted.id
+      AND (o.child_count, o.descendant_count, o.public_child_count, o.public_descendant_count)
+          IS DISTINCT FROM
+          (wanted.children, wanted.descendants, wanted.public_children, wanted.public_descendants);
+$$;
+
+SELECT goalgraph_recount_subtrees(id) FROM tenants;
 "#;
 
 const DOWN: &str = r#"
+ALTER TABLE objectives DROP COLUMN public_child_count, DROP COLUMN public_descendant_count;
+CREATE OR REPLACE FUNCTION goalgraph_recount_subtrees(for_tenant bigint) RETURNS void
+LANGUAGE sql AS $$
+    WITH RECURSIVE walk (ancestor, depth) AS (
+        SELECT parent_id, 1 FROM objectives
+        WHERE tenant_id = for_tenant AND parent_id IS NOT NULL AND archived_at IS NULL
+      UNION ALL
+        SELECT p.parent_id, w.depth + 1
+        FROM walk w JOIN objectives p ON p.tenant_id = for_tenant AND p.id = w.ancestor
+        WHERE p.parent_id IS NOT NULL AND p.archived_at IS NULL
+    ), counts AS (
+        SELECT ancestor, count(*) FILTER (WHERE depth = 1) AS children, count(*) AS descendants
+        FROM walk GROUP BY ancestor
+    ), wanted AS (
+        SELECT o.id, coalesce(c.children, 0) AS children, coalesce(c.descendants, 0) AS descendants
+        FROM objectives o LEFT JOIN counts c ON c.ancestor = o.id
+        WHERE o.tenant_id = for_tenant
+    )
+    UPDATE objectives o
+    SET child_count = wanted.children, descendant_count = wanted.descendants
+    FROM wanted
+    WHERE o.tenant_id = for_tenant AND o.id = wanted.id
+      AND (o.child_count, o.descendant_count) IS DISTINCT FROM (wanted.children, wanted.descendants);
+$$;
 DROP INDEX objectives_report_idx;
 DO $$
 DECLARE

@@ -580,6 +580,7 @@ mod tests {
                         id,
                         child_count,
                         descendant_count,
+                        ..SubtreeSize::default()
                     },
                 )
             })

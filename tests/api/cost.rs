@@ -136,13 +136,16 @@ struct Sizes {
     id: i64,
     child_count: i64,
     descendant_count: i64,
+    public_child_count: i64,
+    public_descendant_count: i64,
 }
 
 /// Every objective's stored sizes, by id.
 async fn stored(app: &TestApp, tenant: i64) -> Vec<Sizes> {
     Sizes::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
-        "SELECT id, child_count, descendant_count FROM objectives WHERE tenant_id = $1 ORDER BY id",
+        "SELECT id, child_count, descendant_count, public_child_count, public_descendant_count \
+         FROM objectives WHERE tenant_id = $1 ORDER BY id",
         [tenant.into()],
     ))
     .all(&app.db)
@@ -151,7 +154,7 @@ async fn stored(app: &TestApp, tenant: i64) -> Vec<Sizes> {
 }
 
 #[tokio::test]
-async fn stored_sizes_stay_exact_through_creates_moves_archives_and_deletes() {
+async fn stored_sizes_stay_exact_through_creates_moves_visibility_archives_and_deletes() {
     let app = spawn_app().await;
     let t = app.tenant("sizes").await;
     let a = app.objective(&t.admin, "a", None).await;
@@ -179,6 +182,36 @@ async fn stored_sizes_stay_exact_through_creates_moves_archives_and_deletes() {
     };
     let sizes = check().await;
     assert_eq!((sizes[0].child_count, sizes[0].descendant_count), (2, 4));
+    assert_eq!(
+        (
+            sizes[0].public_child_count,
+            sizes[0].public_descendant_count
+        ),
+        (2, 4)
+    );
+    let visibility = "mutation($id: ID!, $v: Visibility!) { updateObjective(input: {id: $id, visibility: $v}) { objective { id } } }";
+    mutate(visibility, json!({ "id": b, "v": "PRIVATE" })).await;
+    let sizes = check().await;
+    assert_eq!(
+        (
+            sizes[0].public_child_count,
+            sizes[0].public_descendant_count
+        ),
+        (1, 1),
+        "b, and c and d below it, are hidden from viewers who see no private objective"
+    );
+    assert_eq!((sizes[0].child_count, sizes[0].descendant_count), (2, 4));
+    mutate(visibility, json!({ "id": c, "v": "PRIVATE" })).await;
+    check().await;
+    mutate(visibility, json!({ "id": b, "v": "PUBLIC" })).await;
+    let sizes = check().await;
+    assert_eq!(
+        (
+            sizes[0].public_child_count,
+            sizes[0].public_descendant_count
+        ),
+        (2, 2)
+    );
     let move_to = "mutation($id: ID!, $to: ID) { moveObjective(input: {id: $id, newParentId: $to}) { objective { id } } }";
     mutate(move_to, json!({ "id": c, "to": f })).await;
     check().await;
@@ -242,4 +275,54 @@ async fn a_cost_never_tells_what_is_below_an_objective_you_cannot_see() {
     let missing = requested(member.token.clone(), objective_id(999_999)).await;
     assert_eq!(hidden["requestedNodes"], missing["requestedNodes"]);
     assert_eq!(hidden["requested"], missing["requested"]);
+}
+
+#[tokio::test]
+async fn a_cost_never_tells_how_many_private_objectives_lie_below_a_visible_one() {
+    let app = spawn_app().await;
+    let t = app.tenant("counted").await;
+    let member = app
+        .user(&t, goalgraph::domain::role::Role::Member, None)
+        .await;
+    // Two public roots of the same public shape; below the first, a private branch of three.
+    let with_secrets = app.objective(&t.admin, "with secrets", None).await;
+    let without = app.objective(&t.admin, "without", None).await;
+    for root in [&with_secrets, &without] {
+        for n in 0..2 {
+            app.objective(&t.admin, &format!("public {n}"), Some(root))
+                .await;
+        }
+    }
+    let secret = app
+        .create_objective(
+            &t.admin,
+            json!({ "title": "secret", "parentId": with_secrets, "visibility": "PRIVATE" }),
+        )
+        .await;
+    for n in 0..2 {
+        app.objective(&t.admin, &format!("below the secret {n}"), Some(&secret))
+            .await;
+    }
+    let cost = |token: String, id: String| {
+        let app = &app;
+        async move {
+            post(app, &token, TWO_LEVELS, json!({ "id": id })).await.1["extensions"]["cost"].clone()
+        }
+    };
+    let member_with = cost(member.token.clone(), with_secrets.clone()).await;
+    let member_without = cost(member.token.clone(), without.clone()).await;
+    assert_eq!(member_with["actualNodes"], member_without["actualNodes"]);
+    for field in ["requested", "requestedNodes"] {
+        assert_eq!(
+            member_with[field], member_without[field],
+            "{field} tells the member about the private branch: {member_with} vs {member_without}"
+        );
+    }
+    // The admin, who sees it, is priced for it.
+    let admin_with = cost(t.admin.token.clone(), with_secrets).await;
+    let admin_without = cost(t.admin.token.clone(), without).await;
+    assert!(
+        admin_with["requestedNodes"].as_i64() > admin_without["requestedNodes"].as_i64(),
+        "{admin_with} vs {admin_without}"
+    );
 }

@@ -45,7 +45,9 @@ struct ChildRow {
     status: ObjectiveStatus,
     archived: bool,
     progress: f64,
+    public: bool,
     descendant_count: i64,
+    public_descendant_count: i64,
 }
 
 /// Recomputes progress for `seeds` and every ancestor of theirs, writes what changed, and
@@ -60,7 +62,7 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
     let children = ChildRow::find_by_statement(sql(
         r#"
             SELECT id, parent_id, weight, status, archived_at IS NOT NULL AS archived, progress,
-                   descendant_count
+                   visibility = 'public' AS public, descendant_count, public_descendant_count
             FROM objectives WHERE tenant_id = $1 AND parent_id = ANY($2)
         "#,
         [tenant_id.into(), chain_ids.into()],
@@ -74,7 +76,9 @@ pub async fn refresh(txn: &impl ConnectionTrait, tenant_id: i64, seeds: &[i64]) 
             id: child.id,
             parent_id: child.parent_id,
             archived: child.archived,
+            public: child.public,
             descendant_count: child.descendant_count,
+            public_descendant_count: child.public_descendant_count,
         })
         .collect();
     let sizes = subtree_sizes::recount(&chain, &counted);
@@ -223,7 +227,8 @@ pub async fn recompute_all(db: &impl ConnectionTrait, tenant_id: i64) -> StoreRe
     let objectives = ChildRow::find_by_statement(sql(
         r#"
             SELECT id, COALESCE(parent_id, 0) AS parent_id, weight, status,
-                   archived_at IS NOT NULL AS archived, progress, descendant_count
+                   archived_at IS NOT NULL AS archived, progress,
+                   visibility = 'public' AS public, descendant_count, public_descendant_count
             FROM objectives WHERE tenant_id = $1
         "#,
         [tenant_id.into()],

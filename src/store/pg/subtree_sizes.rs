@@ -1,5 +1,7 @@
 //! Stored subtree sizes: each objective's count of unarchived children and of unarchived
-//! objectives below it in all (an archived objective hides its subtree, as tree reads do).
+//! objectives below it in all (an archived objective hides its subtree, as tree reads do), and
+//! the same counts through public objectives only (what a viewer who sees no private objective
+//! gets: the sizes that price such viewers' reads, so a price never tells what is hidden).
 //! Writes keep them current along the chains they refresh ([`super::rollup::refresh`]); bulk
 //! loads recount a tenant at once. Query cost is estimated from them.
 
@@ -20,6 +22,10 @@ pub struct SubtreeSize {
     pub child_count: i64,
     /// Unarchived objectives below it in all.
     pub descendant_count: i64,
+    /// Public unarchived children.
+    pub public_child_count: i64,
+    /// Unarchived objectives below it reached through public objectives only.
+    pub public_descendant_count: i64,
 }
 
 /// A child of a chain member, as the recount needs it.
@@ -27,7 +33,9 @@ pub struct CountedChild {
     pub id: i64,
     pub parent_id: i64,
     pub archived: bool,
+    pub public: bool,
     pub descendant_count: i64,
+    pub public_descendant_count: i64,
 }
 
 /// The sizes of every member of `chain` recomputed from `children` (every child of every
@@ -50,22 +58,27 @@ pub fn recount(chain: &[ChainLink], children: &[CountedChild]) -> Vec<SubtreeSiz
             return *known;
         }
         let kids = by_parent.get(&id).map(Vec::as_slice).unwrap_or_default();
-        let descendant_count = kids
-            .iter()
-            .map(|child| {
-                let below = if on_chain.contains_key(&child.id) {
-                    size_of(child.id, by_parent, on_chain, sizes).descendant_count
-                } else {
-                    child.descendant_count
-                };
-                1 + below
-            })
-            .sum();
-        let size = SubtreeSize {
+        let mut size = SubtreeSize {
             id,
             child_count: kids.len() as i64,
-            descendant_count,
+            ..SubtreeSize::default()
         };
+        for child in kids {
+            let (below, public_below) = if on_chain.contains_key(&child.id) {
+                let recounted = size_of(child.id, by_parent, on_chain, sizes);
+                (
+                    recounted.descendant_count,
+                    recounted.public_descendant_count,
+                )
+            } else {
+                (child.descendant_count, child.public_descendant_count)
+            };
+            size.descendant_count += 1 + below;
+            if child.public {
+                size.public_child_count += 1;
+                size.public_descendant_count += 1 + public_below;
+            }
+        }
         sizes.insert(id, size);
         size
     }
@@ -74,7 +87,14 @@ pub fn recount(chain: &[ChainLink], children: &[CountedChild]) -> Vec<SubtreeSiz
         .map(|link| size_of(link.id, &by_parent, &on_chain, &mut sizes))
         .filter(|size| {
             let link = on_chain[&size.id];
-            (link.child_count, link.descendant_count) != (size.child_count, size.descendant_count)
+            let stored = SubtreeSize {
+                id: link.id,
+                child_count: link.child_count,
+                descendant_count: link.descendant_count,
+                public_child_count: link.public_child_count,
+                public_descendant_count: link.public_descendant_count,
+            };
+            stored != *size
         })
         .collect()
 }
@@ -88,19 +108,25 @@ pub async fn write(
     if sizes.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = sizes.iter().map(|size| size.id).collect();
-    let children: Vec<i64> = sizes.iter().map(|size| size.child_count).collect();
-    let descendants: Vec<i64> = sizes.iter().map(|size| size.descendant_count).collect();
-    let params: [Value; 4] = [
+    let column = |value: fn(&SubtreeSize) -> i64| -> Value {
+        sizes.iter().map(value).collect::<Vec<i64>>().into()
+    };
+    let params: [Value; 6] = [
         tenant_id.into(),
-        ids.into(),
-        children.into(),
-        descendants.into(),
+        column(|size| size.id),
+        column(|size| size.child_count),
+        column(|size| size.descendant_count),
+        column(|size| size.public_child_count),
+        column(|size| size.public_descendant_count),
     ];
     txn.execute_raw(sql(
         r#"
-            UPDATE objectives o SET child_count = v.children, descendant_count = v.descendants
-            FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, children, descendants)
+            UPDATE objectives o
+            SET child_count = v.children, descendant_count = v.descendants,
+                public_child_count = v.public_children,
+                public_descendant_count = v.public_descendants
+            FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+                 AS v(id, children, descendants, public_children, public_descendants)
             WHERE o.tenant_id = $1 AND o.id = v.id
         "#,
         params,
@@ -126,21 +152,34 @@ pub struct GuardedSize {
     pub id: i64,
     pub child_count: i64,
     pub descendant_count: i64,
+    pub public_child_count: i64,
+    pub public_descendant_count: i64,
     pub private: bool,
     pub owner_id: i64,
     pub team_id: Option<i64>,
 }
 
 impl GuardedSize {
-    /// The sizes, when `viewer` may see the objective.
+    /// The sizes `viewer` is priced by, when they may see the objective: every objective below
+    /// for a viewer who sees every private one, else those reached through public objectives
+    /// (an estimate that leaves out the viewer's own private objectives rather than one that
+    /// counts objectives hidden from them).
     pub fn visible_to(&self, viewer: &Viewer) -> Option<SubtreeSize> {
-        viewer
-            .can_see(self.private, self.owner_id, self.team_id)
-            .then_some(SubtreeSize {
-                id: self.id,
-                child_count: self.child_count,
-                descendant_count: self.descendant_count,
-            })
+        if !viewer.can_see(self.private, self.owner_id, self.team_id) {
+            return None;
+        }
+        let (child_count, descendant_count) = if viewer.sees_all_private() {
+            (self.child_count, self.descendant_count)
+        } else {
+            (self.public_child_count, self.public_descendant_count)
+        };
+        Some(SubtreeSize {
+            id: self.id,
+            child_count,
+            descendant_count,
+            public_child_count: self.public_child_count,
+            public_descendant_count: self.public_descendant_count,
+        })
     }
 }
 
@@ -154,8 +193,8 @@ pub async fn sizes(
         return Ok(HashMap::new());
     }
     let rows = GuardedSize::find_by_statement(sql(
-        "SELECT id, child_count, descendant_count, visibility = 'private' AS private, \
-                owner_id, team_id \
+        "SELECT id, child_count, descendant_count, public_child_count, public_descendant_count, \
+                visibility = 'private' AS private, owner_id, team_id \
          FROM objectives WHERE tenant_id = $1 AND id = ANY($2)",
         [tenant_id.into(), ids.to_vec().into()],
     ))

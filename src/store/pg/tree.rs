@@ -217,6 +217,10 @@ pub struct ChainLink {
     pub child_count: i64,
     /// Unarchived objectives below it in all, as stored.
     pub descendant_count: i64,
+    /// Of those children, the public ones, as stored.
+    pub public_child_count: i64,
+    /// Of those objectives, the ones reached through public objectives only, as stored.
+    pub public_descendant_count: i64,
 }
 
 /// `seeds` and all their ancestors, each once, regardless of visibility (roll-ups and move
@@ -235,7 +239,8 @@ pub async fn chain(
                 FROM chain c JOIN objectives p ON p.tenant_id = $1 AND p.id = c.parent_id
             )
             SELECT o.id, o.parent_id, o.progress, o.status, o.visibility, o.owner_id, o.team_id,
-                   o.child_count, o.descendant_count
+                   o.child_count, o.descendant_count, o.public_child_count,
+                   o.public_descendant_count
             FROM chain JOIN objectives o ON o.tenant_id = $1 AND o.id = chain.id
         "#,
         [tenant_id.into(), seeds.to_vec().into()],
