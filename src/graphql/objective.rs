@@ -8,7 +8,7 @@ use std::borrow::Borrow;
 use super::connection::{
     GoalUpdateConnection, MAX_PAGE_SIZE, PageRequest, SubObjectiveConnection, page_size,
 };
-use super::context::{encode_id, load_many, load_one, stores, viewer};
+use super::context::{encode_id, load_many, load_one};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
@@ -19,11 +19,12 @@ use crate::domain::global_id::NodeKind;
 use crate::error::{AppError, AppResult};
 use crate::loaders::{
     ActivityOf, AncestorsOf, ChildrenOf, ChildrenPagesOf, CycleById, DescendantsOf, GoalTreeOf,
-    KeyResultsOf, LatestUpdateOfKeyResult, MilestonesOf, ObjectiveById, SubtreeKey, TeamById,
-    UpdatePagesOf, UpdatesKey, UpdatesOf, UserById,
+    KeyResultsOf, LatestUpdateOfKeyResult, MilestonesOf, ObjectiveById, PageKey, SubtreeKey,
+    TeamById, UpdatePagesOf, UpdatesKey, UpdatesOf, UserById,
 };
 use crate::store::pg::entity::objective;
 use crate::store::pg::tree;
+use crate::store::window::Window;
 
 /// Loads, for a whole list of objectives at once, every relation the query selects on them,
 /// so each item's field then reads the loaders' request cache.
@@ -400,7 +401,7 @@ impl ObjectiveFields {
         #[graphql(default = 20, desc = "How many notes (at most 100).")] first: i32,
         #[graphql(desc = "The ID of the last note of the previous page.")] after: Option<String>,
     ) -> AppResult<Vec<GoalUpdate>> {
-        page_size("first", first, MAX_PAGE_SIZE)?;
+        let limit = page_size("first", first, MAX_PAGE_SIZE)?;
         let updates = match after {
             None => load_one::<UpdatesOf, _>(
                 ctx,
@@ -412,17 +413,21 @@ impl ObjectiveFields {
             .await?
             .unwrap_or_default(),
             Some(after) => {
-                let before = mongodb::bson::oid::ObjectId::parse_str(&after)
-                    .map_err(|_| AppError::bad_input("after", "after is not a note ID"))?;
-                stores(ctx)
-                    .updates
-                    .page(
-                        viewer(ctx)?.tenant_id,
-                        self.0.id,
-                        Some(before),
-                        i64::from(first),
-                    )
+                // A note's global ID, or the bare ObjectId earlier releases returned.
+                let after = crate::domain::global_id::decode_note(&after)
+                    .and_then(|hex| mongodb::bson::oid::ObjectId::parse_str(hex).ok())
+                    .ok_or_else(|| AppError::bad_input("after", "after is not a note ID"))?;
+                // The connection's window loader: one command per query level, not per object.
+                let key = PageKey {
+                    owner_id: self.0.id,
+                    window: Window {
+                        after: Some(after),
+                        ..Window::first(limit)
+                    },
+                };
+                load_one::<UpdatePagesOf, _>(ctx, key)
                     .await?
+                    .unwrap_or_default()
             }
         };
         Ok(updates.into_iter().map(GoalUpdate).collect())

@@ -288,6 +288,28 @@ async fn check_ins_page_newest_first_and_notes_by_opaque_cursors_and_node() {
     )
     .await;
     assert_eq!((read, pages), (bodies, 3));
+    // The deprecated list pages after a note's ID, as its argument says.
+    let deprecated = "query($id: ID!, $after: String) { objective(id: $id) { updates(first: 2, after: $after) { id body } } }";
+    let newest = app
+        .gql(Some(&t.admin.token), deprecated, json!({ "id": objective }))
+        .await;
+    let newest = newest.data("/objective/updates").clone();
+    assert_eq!(newest[0]["body"], "note 4");
+    let older = app
+        .gql(
+            Some(&t.admin.token),
+            deprecated,
+            json!({ "id": objective, "after": newest[1]["id"] }),
+        )
+        .await;
+    let older: Vec<Value> = older
+        .data("/objective/updates")
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|note| note["body"].clone())
+        .collect();
+    assert_eq!(older, [json!("note 2"), json!("note 1")]);
 
     // Cursors and IDs are opaque (not the documents' ObjectIds), and a note is a Node.
     let first = app

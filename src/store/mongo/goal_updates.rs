@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use mongodb::bson::{self, DateTime, Document, doc, oid::ObjectId};
-use mongodb::options::{FindOptions, IndexOptions};
+use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
@@ -245,30 +245,6 @@ impl GoalUpdates {
             .await?;
         let groups: Vec<Document> = cursor.try_collect().await?;
         grouped_updates(groups)
-    }
-
-    /// A page of an objective's notes older than `before`, newest first.
-    pub async fn page(
-        &self,
-        tenant_id: i64,
-        objective_id: i64,
-        before: Option<ObjectId>,
-        limit: i64,
-    ) -> MongoResult<Vec<GoalUpdate>> {
-        let mut filter = doc! { "tenant_id": tenant_id, "objective_id": objective_id };
-        if let Some(before) = before {
-            filter.insert("_id", doc! { "$lt": before });
-        }
-        let options = FindOptions::builder()
-            .sort(doc! { "_id": -1 })
-            .limit(limit)
-            .batch_size(u32::try_from(limit.max(1)).unwrap_or(u32::MAX))
-            .build();
-        let cursor = collection(&self.db)
-            .find(filter)
-            .with_options(options)
-            .await?;
-        Ok(cursor.try_collect().await?)
     }
 
     /// Update count, last time and last author per objective of a tenant (for reconcile).
