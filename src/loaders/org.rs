@@ -1,4 +1,5 @@
-//! Loaders for the organisation: teams, sub-teams, users and cycles.
+//! Loaders for the organisation: teams, sub-teams, users and cycles; and tenants' data
+//! versions (the report cache's key).
 
 use std::collections::HashMap;
 
@@ -115,11 +116,6 @@ impl Loader<i64> for DataVersionOf {
     type Error = AppError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut versions = HashMap::with_capacity(keys.len());
-        for tenant in keys {
-            let version = crate::store::pg::data_version::current(&self.db, *tenant).await?;
-            versions.insert(*tenant, version);
-        }
-        Ok(versions)
+        Ok(crate::store::pg::data_version::current(&self.db, keys).await?)
     }
 }

@@ -1,5 +1,6 @@
-//! Persistence: PostgreSQL (the source of truth) under `pg`, the embedded PostgreSQL used when
-//! no server is configured, and the per-request round-trip counters.
+//! Persistence: PostgreSQL (the source of truth) under `pg`, MongoDB under `mongo`, the state
+//! replicas share (Redis or in process), the embedded PostgreSQL used when no server is
+//! configured, and the per-request round-trip counters.
 
 #[cfg(feature = "embedded-stores")]
 pub mod embedded;
@@ -13,7 +14,14 @@ pub mod report_cache;
 pub mod shared;
 pub mod window;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use crate::domain::DomainError;
+
+/// The guarded value; a panic elsewhere while holding the lock leaves plain data usable.
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A failure of the persistence layer. Database text stays inside: it is logged, never shown.
 #[derive(Debug, thiserror::Error)]

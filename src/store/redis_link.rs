@@ -5,11 +5,13 @@
 //! through, reports are computed, persisted queries are looked up in vain — so an outage slows
 //! one request per replica and pause rather than every request.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::RedisResult;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::locked;
 
 /// How long Redis is left alone after a failed command.
 pub const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(5);
@@ -39,10 +41,7 @@ impl RedisLink {
 
     /// A connection to send a command on, or `None` while Redis is paused after a failure.
     pub fn connection(&self) -> Option<ConnectionManager> {
-        let mut paused = self
-            .paused_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut paused = locked(&self.paused_until);
         match *paused {
             Some(until) if Instant::now() < until => None,
             Some(_) => {
@@ -59,10 +58,7 @@ impl RedisLink {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
-                let mut paused = self
-                    .paused_until
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
+                let mut paused = locked(&self.paused_until);
                 if paused.is_none() {
                     tracing::warn!(
                         %error,

@@ -15,13 +15,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use redis::AsyncCommands;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::access::Viewer;
+use crate::store::locked;
 use crate::store::pg::data_version::DataVersion;
 use crate::store::redis_link::RedisLink;
 
@@ -104,7 +105,7 @@ struct TenantAnswers {
 /// The cache; clones share it.
 #[derive(Clone, Default)]
 pub struct ReportCache {
-    redis: Arc<RwLock<Option<RedisLink>>>,
+    redis: Arc<OnceLock<RedisLink>>,
     local: Arc<Mutex<HashMap<i64, TenantAnswers>>>,
     /// Set when the operator turned caching off: every report is computed.
     off: Arc<AtomicBool>,
@@ -123,9 +124,10 @@ impl ReportCache {
         !self.off.load(Ordering::Relaxed)
     }
 
-    /// From now on, keeps answers in the Redis behind `link` (shared by replicas).
+    /// From now on, keeps answers in the Redis behind `link` (shared by replicas); set once,
+    /// when the server is assembled.
     pub fn share_through(&self, link: RedisLink) {
-        *self.redis.write().unwrap_or_else(PoisonError::into_inner) = Some(link);
+        let _ = self.redis.set(link);
     }
 
     /// The answer under `key`, or `compute`'s (stored under `key` when it succeeds).
@@ -180,11 +182,8 @@ impl ReportCache {
         serde_json::from_slice(&bytes).ok()
     }
 
-    fn redis(&self) -> Option<RedisLink> {
-        self.redis
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    fn redis(&self) -> Option<&RedisLink> {
+        self.redis.get()
     }
 
     async fn get(&self, key: &ReportKey) -> Option<Arc<[u8]>> {
@@ -238,11 +237,6 @@ impl ReportCache {
 fn record(report: &'static str, outcome: &'static str) {
     metrics::counter!("goalgraph_report_cache_total", "report" => report, "outcome" => outcome)
         .increment(1);
-}
-
-/// The guarded value; a panic elsewhere while holding the lock leaves plain data usable.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@
 //! API outage ([`RedisLink`] pauses Redis use for a few seconds after a failure).
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use redis::AsyncCommands;
 
+use super::locked;
 use super::redis_link::RedisLink;
 
 /// How long a registered persisted query is kept (Redis), in seconds.
@@ -186,11 +187,6 @@ impl SharedState {
             }
         }
     }
-}
-
-/// The guarded value; a panic elsewhere while holding the lock leaves plain data usable.
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -72,9 +72,9 @@ impl OutboxRelay {
             outbox::mark_relayed(&txn, &applied).await?;
             // goal_trees changed (paths, statuses, titles): reports that read it must not serve
             // answers computed before (check-in notes change no report).
-            let mut tenants: Vec<i64> = pending
+            // Events are applied in order until the first failure: the applied ones lead.
+            let mut tenants: Vec<i64> = pending[..applied.len()]
                 .iter()
-                .filter(|event| applied.contains(&event.id))
                 .filter(|event| event.event_type != outbox::CHECK_IN_NOTE_EVENT)
                 .map(|event| event.tenant_id)
                 .collect();

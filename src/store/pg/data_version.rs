@@ -3,6 +3,8 @@
 //! the application makes for what only MongoDB holds (custom fields, relayed tree documents).
 //! Reading it costs one primary-key lookup.
 
+use std::collections::HashMap;
+
 use sea_orm::ConnectionTrait;
 
 use super::scoped::sql;
@@ -16,21 +18,27 @@ pub struct DataVersion {
     pub counter: i64,
 }
 
-/// The tenant's current data version (the default for an unknown tenant).
-pub async fn current(db: &impl ConnectionTrait, tenant_id: i64) -> StoreResult<DataVersion> {
-    let row = db
-        .query_one_raw(sql(
-            "SELECT data_epoch::text AS epoch, data_version AS counter FROM tenants WHERE id = $1",
-            [tenant_id.into()],
+/// The current data versions of `tenant_ids`, in one statement (unknown tenants are left out).
+pub async fn current(
+    db: &impl ConnectionTrait,
+    tenant_ids: &[i64],
+) -> StoreResult<HashMap<i64, DataVersion>> {
+    let rows = db
+        .query_all_raw(sql(
+            "SELECT id, data_epoch::text AS epoch, data_version AS counter \
+             FROM tenants WHERE id = ANY($1)",
+            [tenant_ids.to_vec().into()],
         ))
         .await?;
-    Ok(match row {
-        Some(row) => DataVersion {
-            epoch: row.try_get("", "epoch")?,
-            counter: row.try_get("", "counter")?,
-        },
-        None => DataVersion::default(),
-    })
+    rows.iter()
+        .map(|row| {
+            let version = DataVersion {
+                epoch: row.try_get("", "epoch")?,
+                counter: row.try_get("", "counter")?,
+            };
+            Ok((row.try_get("", "id")?, version))
+        })
+        .collect()
 }
 
 /// Bumps the versions of `tenant_ids` after a change PostgreSQL's triggers cannot see (one made
