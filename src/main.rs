@@ -303,9 +303,13 @@ async fn seed_bench(
             first_user: owners.first,
             users: owners.count,
         };
-        notes = bench_documents(mongo, tenant.id, user.id, numbering, objectives)
+        let summaries = bench_documents(mongo, tenant.id, user.id, numbering, objectives)
             .await
             .map_err(|err| format!("{err}"))?;
+        pg::activity::write_summaries(db, tenant.id, &summaries)
+            .await
+            .map_err(stringify)?;
+        notes = summaries.len();
     }
     let token = keys.issue(tenant.id, user.id, Role::Admin, 7 * 86_400);
     Ok(format!(

@@ -231,7 +231,10 @@ impl ApiProcess {
 
 /// `goalgraph <subcommand>` with the suite's token secret, no rate limit, and `data_dir`
 /// (whose embedded MongoDB-compatible server uses the suite's venv).
-fn goalgraph_command(subcommand: &str, data_dir: &std::path::Path) -> tokio::process::Command {
+pub(crate) fn goalgraph_command(
+    subcommand: &str,
+    data_dir: &std::path::Path,
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_goalgraph"));
     command
         .arg(subcommand)

@@ -28,6 +28,7 @@ mod report_cache;
 mod reports;
 mod rollup;
 mod schema;
+mod seed;
 mod sharding;
 mod shared_state;
 mod subscriptions;

@@ -1,6 +1,7 @@
 //! The MongoDB side of the benchmark data set: a template with two custom fields, a goal_trees
 //! document per objective carrying deterministic values for them, and progress notes on every
-//! fifth objective (BENCHMARKS.md "The org-shaped data set").
+//! fifth objective (BENCHMARKS.md "The org-shaped data set"), with the activity summaries
+//! PostgreSQL keeps of them.
 
 use mongodb::bson::{DateTime, doc, oid::ObjectId};
 
@@ -9,6 +10,7 @@ use super::goal_trees::{GoalTree, GoalTrees, depth_of, document_id};
 use super::goal_updates::{GoalUpdate, GoalUpdates};
 use super::{MongoResult, MongoStore};
 use crate::domain::custom_fields::{FieldDefinition, FieldType};
+use crate::store::pg::activity::Summary;
 use crate::store::pg::tree::PlacedObjective;
 
 /// The values of the `theme` custom field; spec objective `i` gets `THEMES[i mod 3]`.
@@ -24,14 +26,15 @@ pub struct Numbering {
 }
 
 /// Loads the documents of `objectives` (every objective of `tenant_id`, with its path) and
-/// returns how many notes were written.
+/// returns the activity summary of each note written (for `objective_activity`: no
+/// change-stream consumer sees a bulk load).
 pub async fn bench_documents(
     mongo: &MongoStore,
     tenant_id: i64,
     admin_id: i64,
     numbering: Numbering,
     objectives: Vec<PlacedObjective>,
-) -> MongoResult<usize> {
+) -> MongoResult<Vec<Summary>> {
     mongo.ensure_indexes().await?;
     let definitions = [
         FieldDefinition {
@@ -98,5 +101,15 @@ pub async fn bench_documents(
     GoalUpdates::new(mongo.database().clone())
         .insert_many(&notes)
         .await?;
-    Ok(notes.len())
+    Ok(notes
+        .iter()
+        .map(|note| Summary {
+            objective_id: note.objective_id,
+            update_count: 1,
+            last_update_at: chrono::DateTime::from_timestamp_millis(
+                note.created_at.timestamp_millis(),
+            ),
+            last_author_id: Some(note.author_id),
+        })
+        .collect())
 }

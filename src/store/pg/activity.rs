@@ -118,6 +118,53 @@ pub async fn summaries(db: &Db, tenant_id: i64) -> StoreResult<Vec<Summary>> {
     .await?)
 }
 
+/// Writes the summaries of notes loaded in bulk (`seed --bench`, which inserts notes without a
+/// change-stream consumer watching), in one statement.
+pub async fn write_summaries(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    summaries: &[Summary],
+) -> StoreResult<()> {
+    if summaries.is_empty() {
+        return Ok(());
+    }
+    // Array parameters cannot hold NULL here: a missing time travels as the epoch and a
+    // missing author as 0, and both become NULL again in the statement.
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let objectives: Vec<i64> = summaries.iter().map(|s| s.objective_id).collect();
+    let counts: Vec<i64> = summaries.iter().map(|s| s.update_count).collect();
+    let times: Vec<chrono::DateTime<chrono::Utc>> = summaries
+        .iter()
+        .map(|s| s.last_update_at.unwrap_or(epoch))
+        .collect();
+    let authors: Vec<i64> = summaries
+        .iter()
+        .map(|s| s.last_author_id.unwrap_or(0))
+        .collect();
+    db.execute_raw(sql(
+        r#"
+            INSERT INTO objective_activity
+              (tenant_id, objective_id, update_count, last_update_at, last_author_id)
+            SELECT $1, objective_id, update_count, NULLIF(last_update_at, 'epoch'),
+                   NULLIF(last_author_id, 0)
+            FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[], $5::bigint[])
+                 AS s(objective_id, update_count, last_update_at, last_author_id)
+            ON CONFLICT (tenant_id, objective_id) DO UPDATE SET
+              update_count = EXCLUDED.update_count, last_update_at = EXCLUDED.last_update_at,
+              last_author_id = EXCLUDED.last_author_id
+        "#,
+        [
+            tenant_id.into(),
+            objectives.into(),
+            counts.into(),
+            times.into(),
+            authors.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Replaces an objective's summary with `summary` as recomputed by reconcile (`None`: it has
 /// no notes).
 pub async fn overwrite_summary(
