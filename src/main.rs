@@ -22,6 +22,11 @@ use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::store::pg::{self, Db, PgOptions, org::NewUser, org::OrgRepo};
 use goalgraph::sync::reconcile::reconcile;
 
+/// mimalloc instead of glibc's allocator: tree answers allocate and free a value per field,
+/// and glibc malloc/free took ~13 % of the CPU of a 1,111-objective read (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let telemetry = goalgraph::telemetry::init();

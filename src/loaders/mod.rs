@@ -18,8 +18,11 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 /// The most keys one batch carries (an `= ANY($1)` array or a `$in` list).
 pub const MAX_BATCH: usize = 50_000;
 
+/// The hashing of the loaders' caches: keys are ids, and SipHash showed in tree reads' profiles.
+type CacheHasher = foldhash::fast::RandomState;
+
 /// The loader type registered for `T`.
-pub type RequestLoader<T> = DataLoader<T, HashMapCache>;
+pub type RequestLoader<T> = DataLoader<T, HashMapCache<CacheHasher>>;
 
 pub use documents::{
     ActivityOf, GoalTreeOf, LatestUpdateOfKeyResult, UpdateById, UpdatesKey, UpdatesOf,
@@ -101,8 +104,8 @@ pub fn register(
     cache: LoaderCache,
 ) -> async_graphql::Request {
     let keep = cache == LoaderCache::PerRequest;
-    fn loader<T>(inner: T, keep: bool) -> DataLoader<T, HashMapCache> {
-        let loader = DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
+    fn loader<T>(inner: T, keep: bool) -> RequestLoader<T> {
+        let loader = DataLoader::with_cache(inner, spawn_in_request, HashMapCache::new())
             .max_batch_size(MAX_BATCH);
         loader.enable_all_cache(keep);
         loader

@@ -139,7 +139,8 @@ fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEnt
 /// Orders each start's entries depth-first (children by id), from the start downwards.
 fn pre_order(entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
     use std::collections::HashMap;
-    let mut children: HashMap<(i64, i64), Vec<usize>> = HashMap::with_capacity(entries.len());
+    let mut children: HashMap<(i64, i64), Vec<usize>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
     let mut starts: Vec<i64> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let parent = entry.objective.parent_id.unwrap_or_default();
