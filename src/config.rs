@@ -182,6 +182,8 @@ impl ServeArgs {
     pub fn resolution(&self) -> crate::graphql::Resolution {
         if self.plain_resolution {
             crate::graphql::Resolution::Plain
+        } else if self.no_pre_rendered_lists {
+            crate::graphql::Resolution::LeanValues
         } else {
             crate::graphql::Resolution::Lean
         }
@@ -208,6 +210,11 @@ pub struct ServeArgs {
     /// row-backed objects (a troubleshooting switch: same answers, slower).
     #[arg(long, env = "GOALGRAPH_PLAIN_RESOLUTION")]
     pub plain_resolution: bool,
+    /// Keep the lean path but answer lists of objectives, tree entries and key results as
+    /// values instead of JSON written from their rows (a troubleshooting switch: same answers,
+    /// slower, more memory).
+    #[arg(long, env = "GOALGRAPH_NO_PRE_RENDERED_LISTS")]
+    pub no_pre_rendered_lists: bool,
     /// Browser origins allowed to call the API from another site (CORS), comma-separated, e.g.
     /// `https://okr.example.com`; none by default.
     #[arg(long, env = "GOALGRAPH_CORS_ORIGINS", value_delimiter = ',', value_parser = cors_origin)]

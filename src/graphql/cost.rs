@@ -546,6 +546,12 @@ pub fn actual(data: &Value) -> Estimate {
                     walk(item, estimate);
                 }
             }
+            Value::Binary(bytes) => {
+                if let Some((cost, nodes, _)) = super::prerender::decode(bytes) {
+                    estimate.cost = estimate.cost.saturating_add(cost);
+                    estimate.nodes = estimate.nodes.saturating_add(nodes);
+                }
+            }
             _ => {}
         }
     }

@@ -28,6 +28,7 @@ use async_graphql::{
 use ref_cast::RefCast;
 use std::borrow::Cow;
 
+use super::prerender::{self, ListRow};
 use crate::loaders::SharedRows;
 use futures::future::join_all;
 use std::future::Future;
@@ -37,9 +38,12 @@ use std::pin::Pin;
 /// configuration says otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Resolution {
-    /// Plain fields written directly (the default).
+    /// Plain fields written directly, and lists whose selection reads only rows written as
+    /// JSON from them ([`super::prerender`]); the default.
     #[default]
     Lean,
+    /// Plain fields written directly, every list answered as values.
+    LeanValues,
     /// Every field through async-graphql's own resolution, as before the lean path existed.
     Plain,
 }
@@ -263,7 +267,7 @@ where
 impl<T> OutputType for SharedList<T>
 where
     T: RefCast + OutputType,
-    T::From: Sized + Send + Sync,
+    T::From: Sized + Send + Sync + ListRow,
 {
     fn type_name() -> Cow<'static, str> {
         <Vec<T> as OutputType>::type_name()
@@ -282,6 +286,9 @@ where
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        if let Some(answer) = prerender::list(ctx, field, &self.0).await {
+            return Ok(answer);
+        }
         let items = self.0.iter().map(T::ref_cast);
         resolve_list(ctx, field, items, Some(self.0.len())).await
     }

@@ -14,6 +14,7 @@ mod mutation;
 mod node;
 mod objective;
 mod org;
+pub mod prerender;
 mod query;
 mod reports;
 mod scalars;

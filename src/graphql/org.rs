@@ -1,10 +1,12 @@
 //! The organisation types: `Team`, `User` and `Cycle`.
 
 use super::scalars::Date;
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, Value};
+use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
 use super::enums::{Role, TeamKind};
+use super::lean::{PlainFields, value};
 use crate::domain::global_id::NodeKind;
 use crate::error::AppResult;
 use crate::loaders::{SubTeamsOf, TeamById, UsersOfTeam};
@@ -62,8 +64,22 @@ impl Team {
 }
 
 /// A person in the tenant.
-#[derive(Clone)]
+#[derive(Clone, RefCast)]
+#[repr(transparent)]
 pub struct User(pub user::Model);
+
+impl PlainFields for User {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        let row = &self.0;
+        Some(match name {
+            "id" => value(&encode_id(NodeKind::User, row.id)),
+            "name" => Value::String(row.name.clone()),
+            "email" => Value::String(row.email.clone()),
+            "role" => value(&Role::from(row.role)),
+            _ => return None,
+        })
+    }
+}
 
 /// A person in the tenant.
 #[Object]

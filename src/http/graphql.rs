@@ -27,6 +27,7 @@ use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::limits::{MAX_BATCH, rejection};
+use crate::graphql::prerender::{self, PreRendering};
 use crate::http::negotiation::{AnswerType, not_executed};
 use crate::http::{cost, persisted, playground};
 use crate::loaders;
@@ -36,6 +37,8 @@ use crate::store::metrics::{RequestCounters, operation_label, record_request};
 pub const SQL_STATEMENTS_HEADER: &str = "x-goalgraph-sql-statements";
 /// The response header carrying the number of MongoDB commands the request sent.
 pub const MONGO_COMMANDS_HEADER: &str = "x-goalgraph-mongo-commands";
+/// Response header: how many lists of the answer were written as JSON straight from rows.
+pub const PRE_RENDERED_LISTS_HEADER: &str = "x-goalgraph-pre-rendered-lists";
 
 /// `POST /graphql`: a JSON request or batch.
 pub async fn post(
@@ -293,6 +296,7 @@ async fn run(
     for (name, count) in [
         (SQL_STATEMENTS_HEADER, counters.sql_statements()),
         (MONGO_COMMANDS_HEADER, counters.mongo_commands()),
+        (PRE_RENDERED_LISTS_HEADER, counters.pre_rendered_lists()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&count.to_string()) {
             http.headers_mut().insert(name, value);
@@ -377,7 +381,7 @@ fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
                 extensions: &single.extensions,
             })
         }
-        _ => serde_json::to_vec(response),
+        _ => prerender::write_response(response).map_err(serde_json::Error::io),
     };
     let mut http = match body {
         Ok(body) => Response::new(axum::body::Body::from(body)),
@@ -526,7 +530,7 @@ impl Prepared {
     fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
         match self {
             Prepared::Viewer(viewer) => loaders::register(
-                request.data(*viewer),
+                request.data(*viewer).data(PreRendering::default()),
                 &state.stores,
                 *viewer,
                 loaders::LoaderCache::PerRequest,

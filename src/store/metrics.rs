@@ -127,11 +127,12 @@ pub fn operation_label(name: Option<&str>) -> &str {
     }
 }
 
-/// Round trips made on behalf of one request.
+/// What one request did: its round trips, and the lists it answered as JSON written from rows.
 #[derive(Debug, Default)]
 pub struct RequestCounters {
     sql_statements: AtomicU64,
     mongo_commands: AtomicU64,
+    pre_rendered_lists: AtomicU64,
 }
 
 impl RequestCounters {
@@ -147,6 +148,11 @@ impl RequestCounters {
     /// MongoDB commands sent so far by this request.
     pub fn mongo_commands(&self) -> u64 {
         self.mongo_commands.load(Ordering::Relaxed)
+    }
+
+    /// Lists answered so far as JSON written from their rows (`graphql::prerender`).
+    pub fn pre_rendered_lists(&self) -> u64 {
+        self.pre_rendered_lists.load(Ordering::Relaxed)
     }
 
     /// Runs `fut` with these counters as the current request's.
@@ -171,6 +177,13 @@ pub fn record_mongo_command() {
     counter!("goalgraph_mongo_commands_total").increment(1);
     let _ = CURRENT.try_with(|counters| {
         counters.mongo_commands.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// Called once per list answered as JSON written from its rows.
+pub fn record_pre_rendered_list() {
+    let _ = CURRENT.try_with(|counters| {
+        counters.pre_rendered_lists.fetch_add(1, Ordering::Relaxed);
     });
 }
 

@@ -1,8 +1,10 @@
 //! The lean resolution of row-backed objects answers exactly what async-graphql's own
 //! resolution answers: a corpus of generated selections (aliases, named and inline fragments,
 //! `@include`/`@skip`, `__typename`, nested lists, a key selected twice, fields that fail)
-//! runs against a lean server and a replica started with `--plain-resolution` on one
-//! database, for an admin and for a member who cannot see the private objectives.
+//! runs against a lean server, a replica started with `--no-pre-rendered-lists` (the same
+//! bytes are required: lists written as JSON from rows change nothing) and one started with
+//! `--plain-resolution` (the same JSON) on one database, for an admin and for a member who
+//! cannot see the private objectives.
 
 use serde_json::{Value, json};
 
@@ -193,18 +195,40 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-/// The answer text of `query` at `address` (as sent, byte for byte).
-async fn answer(app: &TestApp, address: &str, viewer: &Actor, query: &str, id: &str) -> String {
-    app.client
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).expect("a JSON answer")
+}
+
+/// `text`'s bytes in order: equal for two texts that differ only in the order of members.
+fn sorted_bytes(text: &str) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.sort_unstable();
+    bytes
+}
+
+/// The answer text of `query` at `address` (as sent, byte for byte), and how many of its
+/// lists were written as JSON from rows.
+async fn answer(
+    app: &TestApp,
+    address: &str,
+    viewer: &Actor,
+    query: &str,
+    id: &str,
+) -> (String, u64) {
+    let response = app
+        .client
         .post(format!("{address}/graphql"))
         .bearer_auth(&viewer.token)
         .json(&json!({ "query": query, "variables": { "id": id, "yes": true } }))
         .send()
         .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body")
+        .expect("request");
+    let pre_rendered = response
+        .headers()
+        .get("x-goalgraph-pre-rendered-lists")
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .expect("the pre-rendered lists header");
+    (response.text().await.expect("body"), pre_rendered)
 }
 
 #[tokio::test]
@@ -212,6 +236,9 @@ async fn lean_and_plain_resolution_give_the_same_answers() {
     let app = spawn_app().await;
     let plain = app
         .replica_with(|settings| settings.resolution = Resolution::Plain)
+        .await;
+    let values = app
+        .replica_with(|settings| settings.resolution = Resolution::LeanValues)
         .await;
     let t = app.tenant("lean").await;
     let root = app.bench_tree(&t, 4, 3).await;
@@ -236,14 +263,29 @@ async fn lean_and_plain_resolution_give_the_same_answers() {
     let member = app.user(&t, Role::Member, None).await;
 
     let mut g = Generator(0x9e37_79b9_7f4a_7c15);
-    let (mut with_errors, mut viewers_differ) = (0, 0);
+    let (mut with_errors, mut viewers_differ, mut pre_rendered) = (0, 0, 0);
     for n in 0..CORPUS {
         let text = query(&mut g);
         let id = objective_id(root + (n as i64 % 4));
         let mut seen = Vec::new();
         for viewer in [&t.admin, &member] {
-            let lean = answer(&app, &app.address, viewer, &text, &id).await;
-            let reference = answer(&app, &plain, viewer, &text, &id).await;
+            let (lean, lists) = answer(&app, &app.address, viewer, &text, &id).await;
+            let (as_values, none) = answer(&app, &values, viewer, &text, &id).await;
+            // async-graphql answers the fields of its own containers (the query root,
+            // connections) in the order they finish, so the same bytes are required up to the
+            // order of object members: the same JSON, written with the same bytes.
+            assert_eq!(
+                (canonical(&parse(&lean)), sorted_bytes(&lean)),
+                (canonical(&parse(&as_values)), sorted_bytes(&as_values)),
+                "query {n} for viewer {}: pre-rendered lists changed the answer: {text}",
+                viewer.id
+            );
+            assert_eq!(
+                none, 0,
+                "lists were pre-rendered with --no-pre-rendered-lists"
+            );
+            pre_rendered += lists;
+            let (reference, _) = answer(&app, &plain, viewer, &text, &id).await;
             let (lean, reference): (Value, Value) = (
                 serde_json::from_str(&lean).expect("lean JSON"),
                 serde_json::from_str(&reference).expect("plain JSON"),
@@ -265,6 +307,7 @@ async fn lean_and_plain_resolution_give_the_same_answers() {
         with_errors < CORPUS,
         "half the answers failed: {with_errors}"
     );
+    assert!(pre_rendered > 0, "no list of the corpus was pre-rendered");
     assert!(
         viewers_differ > 0,
         "the member never saw less than the admin: the private objectives were not exercised"
@@ -277,7 +320,7 @@ async fn lean_answers_keep_the_selection_order() {
     let t = app.tenant("order").await;
     let objective = app.objective(&t.admin, "ordered", None).await;
     app.key_result(&t.admin, &objective, 0.0, 10.0, 1.0).await;
-    let text = answer(
+    let (text, _) = answer(
         &app,
         &app.address,
         &t.admin,

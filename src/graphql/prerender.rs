@@ -1,0 +1,552 @@
+//! Pre-rendered lists: a list of row-backed objects (`[TreeEntry!]!`, `[Objective!]!`,
+//! `[KeyResult!]!`) whose selection reads only rows — plain fields, `__typename`, and the
+//! relations `TreeEntry.objective`, `Objective.owner` and `Objective.keyResults` with plain
+//! selections of their own — is written as JSON straight from the rows, in one pass, instead of
+//! becoming a value per field in async-graphql's answer tree (an `IndexMap` per object, hashed
+//! keys, then serialised and dropped). For an 11,111-objective subtree that tree was most of the
+//! server's CPU and of its memory.
+//!
+//! The JSON travels inside the answer as a [`Value::Binary`] holding a header and the text
+//! ([`encode`] / [`decode`]); the HTTP handler's writer ([`write_response`]) puts the text in
+//! place, and the cost settlement reads the counts from the header. Only requests carrying
+//! [`PreRendering`] (set by the HTTP handler) are pre-rendered: WebSocket answers are serialised
+//! by async-graphql and keep the value tree. Anything this module does not know — another field,
+//! an argument, a directive, a key selected twice, a failing load — leaves the list to the
+//! lean resolution ([`super::lean`]), so answers and errors stay what they were; the
+//! differential test (`tests/api/lean.rs`) requires the same bytes as
+//! `--no-pre-rendered-lists` and the same JSON as `--plain-resolution`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::OnceLock;
+
+use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
+use async_graphql::{BatchResponse, ContextSelectionSet, Name, Positioned, Response, Value};
+use ref_cast::RefCast;
+
+use super::key_result::KeyResult;
+use super::lean::{PlainFields, Resolution};
+use super::objective::{Objective, TreeEntry};
+use super::org::User;
+use crate::loaders::{KeyResultsOf, RequestLoader, SharedRows, UserById};
+use crate::store::pg::entity::{key_result, objective, user};
+use crate::store::pg::tree;
+
+/// Request data: this request's answer is written by [`write_response`], so its lists may be
+/// pre-rendered.
+#[derive(Default)]
+pub struct PreRendering {
+    /// The fields whose response key is selected more than once on their object (their
+    /// answers are merged item by item, as values), found once per request.
+    merged: OnceLock<Vec<usize>>,
+}
+
+impl PreRendering {
+    fn allows(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> bool {
+        let merged = self.merged.get_or_init(|| {
+            let mut merged = Vec::new();
+            let fragments = &ctx.query_env.fragments;
+            let operation = &ctx.query_env.operation.node.selection_set.node;
+            find_merged(operation, fragments, &mut merged, false);
+            merged
+        });
+        !merged.contains(&field_address(field))
+    }
+}
+
+fn field_address(field: &Positioned<Field>) -> usize {
+    std::ptr::from_ref(field) as usize
+}
+
+/// Adds to `merged` every field of `set` (and of the sets below it) whose response key is
+/// selected more than once in its set, and every field below such a field (their answers are
+/// merged with each other's); fragments are expanded whatever their type condition, so this
+/// errs towards leaving lists to the lean path.
+fn find_merged(
+    set: &SelectionSet,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+    merged: &mut Vec<usize>,
+    below_merged: bool,
+) {
+    let mut fields = Vec::new();
+    flatten(set, fragments, &mut fields, 0);
+    for (index, field) in fields.iter().enumerate() {
+        let key = &field.node.response_key().node;
+        let repeated = below_merged
+            || fields.iter().enumerate().any(|(other, candidate)| {
+                other != index && candidate.node.response_key().node == *key
+            });
+        if repeated {
+            merged.push(field_address(field));
+        }
+        find_merged(&field.node.selection_set.node, fragments, merged, repeated);
+    }
+}
+
+/// The fields of `set`, its fragments' included (fragment cycles are refused by validation;
+/// `depth` stops a runaway anyway).
+fn flatten<'a>(
+    set: &'a SelectionSet,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    fields: &mut Vec<&'a Positioned<Field>>,
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => fields.push(field),
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = fragments.get(&spread.node.fragment_name.node) {
+                    flatten(
+                        &fragment.node.selection_set.node,
+                        fragments,
+                        fields,
+                        depth + 1,
+                    );
+                }
+            }
+            Selection::InlineFragment(fragment) => flatten(
+                &fragment.node.selection_set.node,
+                fragments,
+                fields,
+                depth + 1,
+            ),
+        }
+    }
+}
+
+/// The object types a pre-rendered list holds, directly or through a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    TreeEntry,
+    Objective,
+    KeyResult,
+    User,
+}
+
+impl Kind {
+    fn type_name(self) -> &'static str {
+        match self {
+            Kind::TreeEntry => "TreeEntry",
+            Kind::Objective => "Objective",
+            Kind::KeyResult => "KeyResult",
+            Kind::User => "User",
+        }
+    }
+
+    /// The relation `name` of this type, when it can be written from rows the request holds.
+    fn relation(self, name: &str) -> Option<Relation> {
+        match (self, name) {
+            (Kind::TreeEntry, "objective") => Some(Relation::EntryObjective),
+            (Kind::Objective, "owner") => Some(Relation::Owner),
+            (Kind::Objective, "keyResults") => Some(Relation::KeyResults),
+            _ => None,
+        }
+    }
+}
+
+/// The relations a pre-rendered object can follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    /// `TreeEntry.objective`: the objective in the entry's row.
+    EntryObjective,
+    /// `Objective.owner`, through the request's `UserById` loader.
+    Owner,
+    /// `Objective.keyResults`, through the request's `KeyResultsOf` loader.
+    KeyResults,
+}
+
+impl Relation {
+    fn target(self) -> Kind {
+        match self {
+            Relation::EntryObjective => Kind::Objective,
+            Relation::Owner => Kind::User,
+            Relation::KeyResults => Kind::KeyResult,
+        }
+    }
+}
+
+/// A row of one of the [`Kind`]s.
+#[derive(Clone, Copy)]
+pub enum Row<'r> {
+    Entry(&'r tree::TreeEntry),
+    Objective(&'r objective::Model),
+    KeyResult(&'r key_result::Model),
+    User(&'r user::Model),
+}
+
+impl Row<'_> {
+    /// Field `name` when it reads only the row (what the lean path answers for it).
+    fn plain(self, name: &str) -> Option<Value> {
+        match self {
+            Row::Entry(row) => TreeEntry::ref_cast(row).plain_field(name),
+            Row::Objective(row) => Objective::ref_cast(row).plain_field(name),
+            Row::KeyResult(row) => KeyResult::ref_cast(row).plain_field(name),
+            Row::User(row) => User::ref_cast(row).plain_field(name),
+        }
+    }
+}
+
+/// A row type that lists are made of.
+pub trait ListRow: Sync {
+    const KIND: Kind;
+    fn row(&self) -> Row<'_>;
+}
+
+impl ListRow for tree::TreeEntry {
+    const KIND: Kind = Kind::TreeEntry;
+    fn row(&self) -> Row<'_> {
+        Row::Entry(self)
+    }
+}
+
+impl ListRow for objective::Model {
+    const KIND: Kind = Kind::Objective;
+    fn row(&self) -> Row<'_> {
+        Row::Objective(self)
+    }
+}
+
+impl ListRow for key_result::Model {
+    const KIND: Kind = Kind::KeyResult;
+    fn row(&self) -> Row<'_> {
+        Row::KeyResult(self)
+    }
+}
+
+/// What one selected field writes.
+enum Part<'a> {
+    Typename,
+    /// A field read from the row (checked when written: a field that is not plain stops the
+    /// pre-rendering).
+    Plain(&'a str),
+    Relation(Relation, Plan<'a>),
+}
+
+/// The fields an object of `kind` answers, in selection order, by response key.
+struct Plan<'a> {
+    kind: Kind,
+    fields: Vec<(&'a Name, Part<'a>)>,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of `set` on `kind`, or `None` when this module cannot write it.
+    fn of(ctx: &ContextSelectionSet<'a>, set: &'a SelectionSet, kind: Kind) -> Option<Self> {
+        let mut plan = Plan {
+            kind,
+            fields: Vec::new(),
+        };
+        plan.add(ctx, set)?;
+        let mut keys: Vec<&str> = plan.fields.iter().map(|(key, _)| key.as_str()).collect();
+        keys.sort_unstable();
+        let distinct = keys.windows(2).all(|pair| pair[0] != pair[1]);
+        (distinct && !plan.fields.is_empty()).then_some(plan)
+    }
+
+    /// Adds the fields of `set`, fragments expanded as the lean path expands them.
+    fn add(&mut self, ctx: &ContextSelectionSet<'a>, set: &'a SelectionSet) -> Option<()> {
+        for selection in &set.items {
+            let (condition, inner) = match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if !field.directives.is_empty() || !field.arguments.is_empty() {
+                        return None;
+                    }
+                    let name = field.name.node.as_str();
+                    let key = &field.response_key().node;
+                    let part = if name == "__typename" {
+                        Part::Typename
+                    } else if let Some(relation) = self.kind.relation(name) {
+                        let inner = Plan::of(ctx, &field.selection_set.node, relation.target())?;
+                        Part::Relation(relation, inner)
+                    } else if field.selection_set.node.items.is_empty() {
+                        Part::Plain(name)
+                    } else {
+                        return None;
+                    };
+                    self.fields.push((key, part));
+                    continue;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = ctx
+                        .query_env
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?;
+                    (
+                        Some(fragment.node.type_condition.node.on.node.as_str()),
+                        &fragment.node.selection_set.node,
+                    )
+                }
+                Selection::InlineFragment(fragment) => (
+                    fragment
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map(|condition| condition.node.on.node.as_str()),
+                    &fragment.node.selection_set.node,
+                ),
+            };
+            if !selection.node.directives().is_empty() {
+                return None;
+            }
+            let own = self.kind.type_name();
+            let applies = condition.is_none_or(|condition| {
+                own == condition
+                    || ctx
+                        .schema_env
+                        .registry
+                        .implements
+                        .get(own)
+                        .is_some_and(|interfaces| interfaces.contains(condition))
+            });
+            if applies {
+                self.add(ctx, inner)?;
+            }
+        }
+        Some(())
+    }
+
+    /// Whether this plan, or one below it, follows `relation`.
+    fn follows(&self, relation: Relation) -> bool {
+        self.fields.iter().any(|(_, part)| match part {
+            Part::Relation(followed, inner) => *followed == relation || inner.follows(relation),
+            _ => false,
+        })
+    }
+}
+
+/// The related rows a plan reads, loaded before writing.
+#[derive(Default)]
+struct Related {
+    owners: HashMap<i64, user::Model>,
+    key_results: HashMap<i64, SharedRows<key_result::Model>>,
+}
+
+/// The list `rows` for the selection of `ctx`, pre-rendered, or `None` when it is left to the
+/// lean path (see the module's comment).
+pub async fn list<R: ListRow>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    rows: &[R],
+) -> Option<Value> {
+    let allowed = ctx
+        .data_opt::<PreRendering>()
+        .is_some_and(|pre| pre.allows(ctx, field));
+    let resolution = ctx.data_opt::<Resolution>().copied().unwrap_or_default();
+    if !allowed || resolution != Resolution::Lean {
+        return None;
+    }
+    let plan = Plan::of(ctx, &ctx.item.node, R::KIND)?;
+    let objectives: Vec<&objective::Model> = rows
+        .iter()
+        .filter_map(|row| match row.row() {
+            Row::Entry(entry) => Some(&entry.objective),
+            Row::Objective(objective) => Some(objective),
+            _ => None,
+        })
+        .collect();
+    let mut related = Related::default();
+    if plan.follows(Relation::Owner) {
+        let loader = ctx.data_opt::<RequestLoader<UserById>>()?;
+        let owners = objectives.iter().map(|objective| objective.owner_id);
+        related.owners = loader.load_many(owners).await.ok()?;
+    }
+    if plan.follows(Relation::KeyResults) {
+        let loader = ctx.data_opt::<RequestLoader<KeyResultsOf>>()?;
+        let ids = objectives.iter().map(|objective| objective.id);
+        related.key_results = loader.load_many(ids).await.ok()?;
+    }
+    let mut writer = Writer::new(rows.len());
+    writer.list(&plan, rows.iter().map(ListRow::row), rows.len(), &related)?;
+    crate::store::metrics::record_pre_rendered_list();
+    Some(writer.finish())
+}
+
+/// JSON written with the cost counts of [`super::cost::actual`]: every field of every object
+/// counts 1, every list item 1 node.
+struct Writer {
+    out: Vec<u8>,
+    cost: u64,
+    nodes: u64,
+}
+
+/// Marks a [`Value::Binary`] holding pre-rendered JSON.
+const MAGIC: &[u8; 8] = b"\0ggjson\0";
+const HEADER: usize = MAGIC.len() + 16;
+
+impl Writer {
+    fn new(items: usize) -> Self {
+        let mut out = Vec::with_capacity(HEADER + items.saturating_mul(128));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[0; 16]);
+        Self {
+            out,
+            cost: 0,
+            nodes: 0,
+        }
+    }
+
+    fn finish(mut self) -> Value {
+        self.out[MAGIC.len()..MAGIC.len() + 8].copy_from_slice(&self.cost.to_le_bytes());
+        self.out[MAGIC.len() + 8..HEADER].copy_from_slice(&self.nodes.to_le_bytes());
+        Value::Binary(self.out.into())
+    }
+
+    fn list<'r>(
+        &mut self,
+        plan: &Plan<'_>,
+        rows: impl Iterator<Item = Row<'r>>,
+        len: usize,
+        related: &Related,
+    ) -> Option<()> {
+        self.nodes += len as u64;
+        self.out.push(b'[');
+        for (index, row) in rows.enumerate() {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            self.object(plan, row, related)?;
+        }
+        self.out.push(b']');
+        Some(())
+    }
+
+    fn object(&mut self, plan: &Plan<'_>, row: Row<'_>, related: &Related) -> Option<()> {
+        self.cost += plan.fields.len() as u64;
+        self.out.push(b'{');
+        for (index, (key, part)) in plan.fields.iter().enumerate() {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            serde_json::to_writer(&mut self.out, key.as_str()).ok()?;
+            self.out.push(b':');
+            match part {
+                Part::Typename => {
+                    serde_json::to_writer(&mut self.out, plan.kind.type_name()).ok()?
+                }
+                Part::Plain(name) => {
+                    serde_json::to_writer(&mut self.out, &row.plain(name)?).ok()?
+                }
+                Part::Relation(relation, inner) => self.relation(*relation, inner, row, related)?,
+            }
+        }
+        self.out.push(b'}');
+        Some(())
+    }
+
+    fn relation(
+        &mut self,
+        relation: Relation,
+        plan: &Plan<'_>,
+        row: Row<'_>,
+        related: &Related,
+    ) -> Option<()> {
+        match (relation, row) {
+            (Relation::EntryObjective, Row::Entry(entry)) => {
+                self.object(plan, Row::Objective(&entry.objective), related)
+            }
+            (Relation::Owner, Row::Objective(objective)) => {
+                match related.owners.get(&objective.owner_id) {
+                    Some(owner) => self.object(plan, Row::User(owner), related),
+                    None => {
+                        self.out.extend_from_slice(b"null");
+                        Some(())
+                    }
+                }
+            }
+            (Relation::KeyResults, Row::Objective(objective)) => {
+                let rows = related
+                    .key_results
+                    .get(&objective.id)
+                    .map(|rows| rows.as_slice())
+                    .unwrap_or_default();
+                self.list(plan, rows.iter().map(Row::KeyResult), rows.len(), related)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The cost counts and the JSON text of a pre-rendered list, or `None` for other binary data.
+pub fn decode(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
+    if bytes.len() < HEADER || &bytes[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    let count = |at: usize| {
+        let mut le = [0; 8];
+        le.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(le)
+    };
+    Some((count(MAGIC.len()), count(MAGIC.len() + 8), &bytes[HEADER..]))
+}
+
+/// `response` as JSON, as `serde_json` writes async-graphql's responses, with pre-rendered
+/// lists put in place.
+pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match response {
+        BatchResponse::Single(single) => write_single(&mut out, single)?,
+        BatchResponse::Batch(all) => {
+            out.push(b'[');
+            for (index, single) in all.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_single(&mut out, single)?;
+            }
+            out.push(b']');
+        }
+    }
+    Ok(out)
+}
+
+/// `{"data":…,"extensions":…,"errors":…}`, the last two when not empty (async-graphql's order).
+fn write_single(out: &mut Vec<u8>, response: &Response) -> std::io::Result<()> {
+    out.extend_from_slice(b"{\"data\":");
+    write_value(out, &response.data)?;
+    if !response.extensions.is_empty() {
+        out.extend_from_slice(b",\"extensions\":");
+        serde_json::to_writer(&mut *out, &response.extensions as &BTreeMap<String, Value>)?;
+    }
+    if !response.errors.is_empty() {
+        out.extend_from_slice(b",\"errors\":");
+        serde_json::to_writer(&mut *out, &response.errors)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) -> std::io::Result<()> {
+    match value {
+        Value::List(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(object) => {
+            out.push(b'{');
+            for (index, (key, item)) in object.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key.as_str())?;
+                out.push(b':');
+                write_value(out, item)?;
+            }
+            out.push(b'}');
+        }
+        Value::Binary(bytes) => match decode(bytes) {
+            Some((_, _, json)) => out.write_all(json)?,
+            None => serde_json::to_writer(&mut *out, value)?,
+        },
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
+    }
+    Ok(())
+}
