@@ -358,7 +358,7 @@ pub async fn list<R: ListRow>(
         let ids = objectives.iter().map(|objective| objective.id);
         related.key_results = loader.load_many(ids).await.ok()?;
     }
-    let mut writer = Writer::new(rows.len());
+    let mut writer = Writer::new();
     writer.list(&plan, rows.iter().map(ListRow::row), rows.len(), &related)?;
     crate::store::metrics::record_pre_rendered_list();
     Some(writer.finish())
@@ -377,8 +377,8 @@ const MAGIC: &[u8; 8] = b"\0ggjson\0";
 const HEADER: usize = MAGIC.len() + 16;
 
 impl Writer {
-    fn new(items: usize) -> Self {
-        let mut out = Vec::with_capacity(HEADER + items.saturating_mul(128));
+    fn new() -> Self {
+        let mut out = Vec::with_capacity(HEADER + 256);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[0; 16]);
         Self {
@@ -402,12 +402,20 @@ impl Writer {
         related: &Related,
     ) -> Option<()> {
         self.nodes += len as u64;
+        let outermost = self.out.len() == HEADER;
         self.out.push(b'[');
         for (index, row) in rows.enumerate() {
             if index > 0 {
                 self.out.push(b',');
             }
+            let start = self.out.len();
             self.object(plan, row, related)?;
+            if outermost && index == 0 {
+                // Room for the rest at the first item's size and an eighth more, so a large
+                // answer is not copied by the buffer doubling on its way.
+                let first = self.out.len() - start + 1;
+                self.out.reserve(first.saturating_mul(len) / 8 * 9);
+            }
         }
         self.out.push(b']');
         Some(())
@@ -485,7 +493,11 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
 /// `response` as JSON, as `serde_json` writes async-graphql's responses, with pre-rendered
 /// lists put in place.
 pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
+    let pre_rendered = match response {
+        BatchResponse::Single(single) => pre_rendered_bytes(&single.data),
+        BatchResponse::Batch(all) => all.iter().map(|one| pre_rendered_bytes(&one.data)).sum(),
+    };
+    let mut out = Vec::with_capacity(pre_rendered + 4096);
     match response {
         BatchResponse::Single(single) => write_single(&mut out, single)?,
         BatchResponse::Batch(all) => {
@@ -500,6 +512,16 @@ pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<u8>> {
         }
     }
     Ok(out)
+}
+
+/// The bytes of the pre-rendered lists in `value` (to size the answer's buffer once).
+fn pre_rendered_bytes(value: &Value) -> usize {
+    match value {
+        Value::List(items) => items.iter().map(pre_rendered_bytes).sum(),
+        Value::Object(object) => object.values().map(pre_rendered_bytes).sum(),
+        Value::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
 }
 
 /// `{"data":…,"extensions":…,"errors":…}`, the last two when not empty (async-graphql's order).

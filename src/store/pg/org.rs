@@ -10,7 +10,9 @@ use sea_orm::{
 };
 
 use super::entity::{cycle, team, tenant, user};
-use super::scoped::{begin_tenant_write, by_ids, grouped_by, require, update_in_tenant};
+use super::scoped::{
+    begin_tenant_write, by_ids, by_ids_by_position, grouped_by, require, update_in_tenant,
+};
 use super::tree;
 use crate::domain::access::Viewer;
 use crate::domain::objective::check_move;
@@ -94,7 +96,8 @@ impl OrgRepo {
     }
 
     pub async fn users_by_ids(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<user::Model>> {
-        by_ids::<user::Entity>(&self.db, tenant_id, ids, None).await
+        // By position: a tree read loads an owner per objective (a thousand for Q2's 1,111).
+        by_ids_by_position::<user::Entity>(&self.db, tenant_id, ids).await
     }
 
     pub async fn users_by_teams(

@@ -11,7 +11,7 @@ use sea_orm::QueryResult;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{Column, Row};
 
-use super::entity::{key_result, objective};
+use super::entity::{key_result, objective, user};
 use crate::store::StoreResult;
 
 /// A model readable by position from a result set holding (at least) its columns.
@@ -111,6 +111,30 @@ impl Positional for objective::Model {
             version: row.try_get(at[13])?,
             created_at: row.try_get(at[14])?,
             updated_at: row.try_get(at[15])?,
+        })
+    }
+}
+
+impl Positional for user::Model {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "tenant_id",
+        "team_id",
+        "name",
+        "email",
+        "role",
+        "created_at",
+    ];
+
+    fn decode(row: &PgRow, at: &[usize]) -> Result<Self, sea_orm::sqlx::Error> {
+        Ok(Self {
+            id: row.try_get(at[0])?,
+            tenant_id: row.try_get(at[1])?,
+            team_id: row.try_get(at[2])?,
+            name: row.try_get(at[3])?,
+            email: row.try_get(at[4])?,
+            role: word(row, at[5])?,
+            created_at: row.try_get(at[6])?,
         })
     }
 }

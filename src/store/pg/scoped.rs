@@ -51,6 +51,22 @@ pub async fn by_ids<E: TenantOwned>(
     Ok(query.all(db).await?)
 }
 
+/// [`by_ids`], decoded by column position (`positional`): for the large reads.
+pub async fn by_ids_by_position<E: TenantOwned>(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    ids: &[i64],
+) -> StoreResult<Vec<E::Model>>
+where
+    E::Model: Positional,
+{
+    let statement = E::find()
+        .filter(E::tenant_column().eq(tenant_id))
+        .filter(E::id_column().eq_any(ids.iter().copied()))
+        .build(DbBackend::Postgres);
+    decode_all(&db.query_all_raw(statement).await?)
+}
+
 /// The rows of `E` in `tenant_id` whose `column` is one of `keys`, in id order.
 pub async fn grouped_by<E: TenantOwned>(
     db: &impl ConnectionTrait,

@@ -103,18 +103,34 @@ async fn subtree_entries(
         Depths::WithRoots => 0,
         Depths::BelowRoots => 1,
     };
-    let statement = sql(
-        r#"
+    static STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // The model's columns only (not the stored subtree sizes): the worktable carries them
+        // through every level, and each is sent for every row.
+        let columns = |alias: &str| {
+            objective::Model::COLUMNS
+                .iter()
+                .map(|column| format!("{alias}.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            r#"
         WITH RECURSIVE tree AS (
-            SELECT o.*, o.id AS start_id, 0 AS depth
+            SELECT {}, o.id AS start_id, 0 AS depth
             FROM objectives o WHERE o.tenant_id = $1 AND o.id = ANY($2)
           UNION ALL
-            SELECT c.*, t.start_id, t.depth + 1
+            SELECT {}, t.start_id, t.depth + 1
             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
             WHERE t.depth < $3 AND c.archived_at IS NULL
         )
         SELECT * FROM tree WHERE depth >= $4
         "#,
+            columns("o"),
+            columns("c")
+        )
+    });
+    let statement = sql(
+        STATEMENT.as_str(),
         [
             tenant_id.into(),
             roots.to_vec().into(),
