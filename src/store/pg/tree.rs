@@ -103,21 +103,39 @@ async fn subtree_entries(
         Depths::WithRoots => 0,
         Depths::BelowRoots => 1,
     };
-    static STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        // The model's columns only (not the stored subtree sizes): the worktable carries them
-        // through every level, and each is sent for every row.
-        let columns = |alias: &str| {
-            objective::Model::COLUMNS
-                .iter()
-                .map(|column| format!("{alias}.{column}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        format!(
-            r#"
+    use std::sync::LazyLock;
+    // One root (a tree read's usual case) is bound as a scalar: PostgreSQL then settles on a
+    // generic plan after five executions on a connection, where with an array it plans every
+    // execution again (0.23 of the statement's 2.3 ms for a 1,111-objective subtree).
+    static ONE_ROOT: LazyLock<String> = LazyLock::new(|| subtree_statement("o.id = $2"));
+    static MANY_ROOTS: LazyLock<String> = LazyLock::new(|| subtree_statement("o.id = ANY($2)"));
+    let (text, roots) = match roots {
+        [root] => (ONE_ROOT.as_str(), (*root).into()),
+        roots => (MANY_ROOTS.as_str(), roots.to_vec().into()),
+    };
+    let statement = sql(
+        text,
+        [tenant_id.into(), roots, max_depth.into(), lowest.into()],
+    );
+    tree_entries(db.query_all_raw(statement).await?)
+}
+
+/// The recursive CTE of [`subtree_entries`], its roots chosen by `roots` (on `o`, with `$2`).
+/// It carries the model's columns only (not the stored subtree sizes): the worktable holds
+/// them through every level, and each is sent for every row.
+fn subtree_statement(roots: &str) -> String {
+    let columns = |alias: &str| {
+        objective::Model::COLUMNS
+            .iter()
+            .map(|column| format!("{alias}.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        r#"
         WITH RECURSIVE tree AS (
             SELECT {}, o.id AS start_id, 0 AS depth
-            FROM objectives o WHERE o.tenant_id = $1 AND o.id = ANY($2)
+            FROM objectives o WHERE o.tenant_id = $1 AND {roots}
           UNION ALL
             SELECT {}, t.start_id, t.depth + 1
             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
@@ -125,20 +143,9 @@ async fn subtree_entries(
         )
         SELECT * FROM tree WHERE depth >= $4
         "#,
-            columns("o"),
-            columns("c")
-        )
-    });
-    let statement = sql(
-        STATEMENT.as_str(),
-        [
-            tenant_id.into(),
-            roots.to_vec().into(),
-            max_depth.into(),
-            lowest.into(),
-        ],
-    );
-    tree_entries(db.query_all_raw(statement).await?)
+        columns("o"),
+        columns("c")
+    )
 }
 
 /// `entries` in pre-order, without those `viewer` may not see.
