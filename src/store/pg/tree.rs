@@ -38,8 +38,10 @@ fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
             objective: objective::Model::decode(row, &objective_at)?,
         })
     };
-    rows.iter()
-        .map(|row| decode(positional::pg_row(row)?).map_err(positional::sqlx_error))
+    // Consumed row by row, so each row's buffers are freed once it is decoded (a large
+    // subtree's raw rows and models are not all held at once).
+    rows.into_iter()
+        .map(|row| decode(positional::pg_row(&row)?).map_err(positional::sqlx_error))
         .collect()
 }
 
@@ -159,8 +161,9 @@ fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEnt
         .collect()
 }
 
-/// Orders each start's entries depth-first (children by id), from the start downwards.
-fn pre_order(entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
+/// Orders each start's entries depth-first (children by id), from the start downwards, in
+/// place; an entry not reached from its start (none, when the rows are one walk) is dropped.
+fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
     use std::collections::HashMap;
     let mut children: HashMap<(i64, i64), Vec<usize>, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(entries.len(), Default::default());
@@ -192,11 +195,27 @@ fn pre_order(entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
             }
         }
     }
-    let mut slots: Vec<Option<TreeEntry>> = entries.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|index| slots[index].take())
-        .collect()
+    // Where each entry goes: its place in `order`, the unreached after them.
+    let reached = order.len();
+    let mut rank = vec![usize::MAX; entries.len()];
+    for (place, &index) in order.iter().enumerate() {
+        rank[index] = place;
+    }
+    let mut next = reached;
+    for place in rank.iter_mut().filter(|place| **place == usize::MAX) {
+        *place = next;
+        next += 1;
+    }
+    // Each swap puts one entry in its place.
+    for index in 0..entries.len() {
+        while rank[index] != index {
+            let place = rank[index];
+            entries.swap(index, place);
+            rank.swap(index, place);
+        }
+    }
+    entries.truncate(reached);
+    entries
 }
 
 /// The visible ancestors of each of `starts`, root first (`depth` counts levels up).
@@ -391,4 +410,59 @@ pub async fn tenant_paths(
     ))
     .all(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::objective::{ObjectiveStatus, Visibility};
+
+    fn entry(start_id: i64, id: i64, parent_id: i64) -> TreeEntry {
+        TreeEntry {
+            start_id,
+            depth: 1,
+            objective: objective::Model {
+                id,
+                tenant_id: 1,
+                parent_id: Some(parent_id),
+                team_id: None,
+                owner_id: 1,
+                cycle_id: None,
+                title: format!("{id}"),
+                description: String::new(),
+                status: ObjectiveStatus::OnTrack,
+                visibility: Visibility::Public,
+                weight: 1.0,
+                progress: 0.0,
+                archived_at: None,
+                version: 1,
+                created_at: chrono::DateTime::UNIX_EPOCH,
+                updated_at: chrono::DateTime::UNIX_EPOCH,
+            },
+        }
+    }
+
+    #[test]
+    fn pre_order_puts_each_subtree_after_its_root_and_drops_the_unreached() {
+        // Two walks (from 1 and from 10), rows in an arbitrary order, and 99 whose parent 98
+        // was not returned.
+        let entries = vec![
+            entry(10, 12, 10),
+            entry(1, 5, 3),
+            entry(1, 2, 1),
+            entry(1, 99, 98),
+            entry(10, 11, 10),
+            entry(1, 3, 1),
+            entry(1, 4, 2),
+            entry(10, 13, 11),
+        ];
+        let order: Vec<(i64, i64)> = pre_order(entries)
+            .iter()
+            .map(|e| (e.start_id, e.objective.id))
+            .collect();
+        assert_eq!(
+            order,
+            [(1, 2), (1, 4), (1, 3), (1, 5), (10, 11), (10, 13), (10, 12)]
+        );
+    }
 }
