@@ -201,10 +201,9 @@ fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
     for (place, &index) in order.iter().enumerate() {
         rank[index] = place;
     }
-    let mut next = reached;
-    for place in rank.iter_mut().filter(|place| **place == usize::MAX) {
+    let unreached = rank.iter_mut().filter(|place| **place == usize::MAX);
+    for (next, place) in (reached..).zip(unreached) {
         *place = next;
-        next += 1;
     }
     // Each swap puts one entry in its place.
     for index in 0..entries.len() {
