@@ -6,15 +6,16 @@
 //! keys, then serialised and dropped). For an 11,111-objective subtree that tree was most of the
 //! server's CPU and of its memory.
 //!
-//! The JSON travels inside the answer as a [`Value::Binary`] holding a header and the text
-//! ([`encode`] / [`decode`]); the HTTP handler's writer ([`write_response`]) puts the text in
+//! The JSON travels inside the answer as a [`Value::Binary`] holding a header (the cost counts)
+//! and the text ([`Writer::finish`] / [`decode`]); the HTTP handler's writer ([`write_response`]) puts the text in
 //! place, and the cost settlement reads the counts from the header. Only requests carrying
 //! [`PreRendering`] (set by the HTTP handler) are pre-rendered: WebSocket answers are serialised
 //! by async-graphql and keep the value tree. Anything this module does not know — another field,
 //! an argument, a directive, a key selected twice, a failing load — leaves the list to the
 //! lean resolution ([`super::lean`]), so answers and errors stay what they were; the
-//! differential test (`tests/api/lean.rs`) requires the same bytes as
-//! `--no-pre-rendered-lists` and the same JSON as `--plain-resolution`.
+//! differential test (`tests/api/lean.rs`) requires the same JSON written with the same bytes as
+//! `--no-pre-rendered-lists` (up to the member order of async-graphql's own containers) and the
+//! same JSON as `--plain-resolution`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -127,6 +128,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its GraphQL name (what `__typename` answers).
     fn type_name(self) -> &'static str {
         match self {
             Kind::TreeEntry => "TreeEntry",
@@ -159,6 +161,7 @@ enum Relation {
 }
 
 impl Relation {
+    /// The type the relation leads to.
     fn target(self) -> Kind {
         match self {
             Relation::EntryObjective => Kind::Objective,
@@ -191,7 +194,9 @@ impl Row<'_> {
 
 /// A row type that lists are made of.
 pub trait ListRow: Sync {
+    /// The GraphQL type of the list's items.
     const KIND: Kind;
+    /// This row as a [`Row`].
     fn row(&self) -> Row<'_>;
 }
 
