@@ -22,8 +22,8 @@ use goalgraph::store::mongo::local_server::{LocalMongo, Storage};
 use goalgraph::store::pg::{self, Db, PgOptions, org::NewUser, org::OrgRepo};
 use goalgraph::sync::reconcile::reconcile;
 
-/// mimalloc instead of glibc's allocator: tree answers allocate and free a value per field,
-/// and glibc malloc/free took ~13 % of the CPU of a 1,111-objective read (BENCHMARKS.md).
+/// mimalloc instead of glibc's allocator: glibc's malloc/free took ~13 % of the machine's CPU
+/// under a load of 1,111-objective reads (BENCHMARKS.md, issue 12 session 8).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

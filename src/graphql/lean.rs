@@ -162,24 +162,26 @@ fn collect<'a, T: PlainFields>(
                 &fragment.node.selection_set,
             ),
         };
-        let applies = match condition.map(|c| c.node.on.node.as_str()) {
-            None => true,
-            Some(condition) => {
-                let own = root.introspection_type_name();
-                own == condition
-                    || ctx
-                        .schema_env
-                        .registry
-                        .implements
-                        .get(own.as_ref())
-                        .is_some_and(|interfaces| interfaces.contains(condition))
-            }
-        };
-        if applies {
+        let condition = condition.map(|c| c.node.on.node.as_str());
+        if fragment_applies(ctx, &root.introspection_type_name(), condition) {
             collect(&ctx.with_selection_set(selection_set), root, answers)?;
         }
     }
     Ok(())
+}
+
+/// Whether a fragment with type condition `condition` (none: an inline fragment without one)
+/// applies to an object of type `own`: the same type, or an interface it implements.
+pub fn fragment_applies(ctx: &ContextSelectionSet<'_>, own: &str, condition: Option<&str>) -> bool {
+    condition.is_none_or(|condition| {
+        own == condition
+            || ctx
+                .schema_env
+                .registry
+                .implements
+                .get(own)
+                .is_some_and(|interfaces| interfaces.contains(condition))
+    })
 }
 
 /// Adds `value` under `name`, merging it into an object (or the objects of a list) already

@@ -42,13 +42,7 @@ pub async fn by_ids<E: TenantOwned>(
     ids: &[i64],
     extra: Option<SimpleExpr>,
 ) -> StoreResult<Vec<E::Model>> {
-    let mut query = E::find()
-        .filter(E::tenant_column().eq(tenant_id))
-        .filter(E::id_column().eq_any(ids.iter().copied()));
-    if let Some(extra) = extra {
-        query = query.filter(extra);
-    }
-    Ok(query.all(db).await?)
+    Ok(by_ids_select::<E>(tenant_id, ids, extra).all(db).await?)
 }
 
 /// [`by_ids`], decoded by column position (`positional`): for the large reads.
@@ -60,11 +54,23 @@ pub async fn by_ids_by_position<E: TenantOwned>(
 where
     E::Model: Positional,
 {
-    let statement = E::find()
-        .filter(E::tenant_column().eq(tenant_id))
-        .filter(E::id_column().eq_any(ids.iter().copied()))
-        .build(DbBackend::Postgres);
+    let statement = by_ids_select::<E>(tenant_id, ids, None).build(DbBackend::Postgres);
     decode_all(&db.query_all_raw(statement).await?)
+}
+
+/// The query of [`by_ids`].
+fn by_ids_select<E: TenantOwned>(
+    tenant_id: i64,
+    ids: &[i64],
+    extra: Option<SimpleExpr>,
+) -> Select<E> {
+    let query = E::find()
+        .filter(E::tenant_column().eq(tenant_id))
+        .filter(E::id_column().eq_any(ids.iter().copied()));
+    match extra {
+        Some(extra) => query.filter(extra),
+        None => query,
+    }
 }
 
 /// The rows of `E` in `tenant_id` whose `column` is one of `keys`, in id order.
