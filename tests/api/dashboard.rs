@@ -165,7 +165,6 @@ async fn the_live_indicator_shows_reconnecting_and_refused_states() {
         .trim_start_matches("http://")
         .parse()
         .expect("address");
-    let short_token = app.keys.issue(tenant.id, admin.id, Role::Admin, 6);
 
     let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("e2e");
     let mut driver = tokio::process::Command::new("node")
@@ -173,7 +172,6 @@ async fn the_live_indicator_shows_reconnecting_and_refused_states() {
         .current_dir(&e2e)
         .env("GOALGRAPH_URL", &replica)
         .env("GOALGRAPH_TOKEN", &admin.token)
-        .env("SHORT_TOKEN", &short_token)
         .env("ROOT_ID", &root)
         .env("ROOT_AFTER", "70")
         .stdin(std::process::Stdio::piped())
@@ -196,7 +194,12 @@ async fn the_live_indicator_shows_reconnecting_and_refused_states() {
     to_driver.write_all(b"restarted\n").await.expect("write");
     let back = next_step(&mut lines).await;
     assert_eq!(back["indicator"], "● live", "{back}");
-    to_driver.write_all(b"go on\n").await.expect("write");
+    // Issued now, not at the start: it must outlive the expiring page's loading, then expire.
+    let short_token = app.keys.issue(tenant.id, admin.id, Role::Admin, 15);
+    to_driver
+        .write_all(format!("{short_token}\n").as_bytes())
+        .await
+        .expect("write");
 
     let refused = next_step(&mut lines).await;
     assert_eq!(
