@@ -65,10 +65,12 @@ try {
   await expiring.page.waitForFunction(
     () => document.querySelector("#live").textContent.startsWith("not live:"),
     null, { timeout: 40000 });
+  const atRefusal = expiring.sockets.opened;
   await expiring.page.waitForTimeout(3000); // a retrying client would reconnect by now
   await step("refused", {
     indicator: await indicator(expiring.page),
     sockets: expiring.sockets.opened,
+    socketsAfterRefusal: expiring.sockets.opened - atRefusal,
   });
 } finally {
   await browser.close();

@@ -228,7 +228,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let announcer = state.clone();
+    // Answers leave in several writes (a large pre-rendered list is a piece of its own): with
+    // Nagle's algorithm on, a write after a small one waited for the client's delayed ACK
+    // (40 ms per answer of a nested tree).
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::warn!(%error, "TCP_NODELAY could not be set on a connection");
+        }
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;

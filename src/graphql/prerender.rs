@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::{BatchResponse, ContextSelectionSet, Name, Positioned, Response, Value};
+use axum::body::Bytes;
 use ref_cast::RefCast;
 
 use super::key_result::KeyResult;
@@ -486,13 +487,10 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
 }
 
 /// `response` as JSON, as `serde_json` writes async-graphql's responses, with pre-rendered
-/// lists put in place.
-pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<u8>> {
-    let pre_rendered = match response {
-        BatchResponse::Single(single) => pre_rendered_bytes(&single.data),
-        BatchResponse::Batch(all) => all.iter().map(|one| pre_rendered_bytes(&one.data)).sum(),
-    };
-    let mut out = Vec::with_capacity(pre_rendered + 4096);
+/// lists put in place: in pieces, each pre-rendered list a piece of its own sharing the list's
+/// buffer, so the largest part of a large answer is not copied again on its way out.
+pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<Bytes>> {
+    let mut out = Pieces::default();
     match response {
         BatchResponse::Single(single) => write_single(&mut out, single)?,
         BatchResponse::Batch(all) => {
@@ -506,36 +504,71 @@ pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<u8>> {
             out.push(b']');
         }
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
-/// The bytes of the pre-rendered lists in `value` (to size the answer's buffer once).
-fn pre_rendered_bytes(value: &Value) -> usize {
-    match value {
-        Value::List(items) => items.iter().map(pre_rendered_bytes).sum(),
-        Value::Object(object) => object.values().map(pre_rendered_bytes).sum(),
-        Value::Binary(bytes) => bytes.len(),
-        _ => 0,
+/// An answer being written: the pieces so far and the text after the last of them.
+#[derive(Default)]
+struct Pieces {
+    done: Vec<Bytes>,
+    text: Vec<u8>,
+}
+
+impl Pieces {
+    fn push(&mut self, byte: u8) {
+        self.text.push(byte);
+    }
+
+    /// Puts `bytes` next: as a piece of its own (not copied) when it is large, else copied.
+    fn splice(&mut self, bytes: Bytes) {
+        /// Below this, a copy costs less than a write of its own.
+        const PIECE_OF_ITS_OWN: usize = 64 * 1024;
+        if bytes.len() < PIECE_OF_ITS_OWN {
+            self.text.extend_from_slice(&bytes);
+            return;
+        }
+        if !self.text.is_empty() {
+            self.done.push(std::mem::take(&mut self.text).into());
+        }
+        self.done.push(bytes);
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        if !self.text.is_empty() {
+            self.done.push(self.text.into());
+        }
+        self.done
+    }
+}
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// `{"data":…,"extensions":…,"errors":…}`, the last two when not empty (async-graphql's order).
-fn write_single(out: &mut Vec<u8>, response: &Response) -> std::io::Result<()> {
-    out.extend_from_slice(b"{\"data\":");
+fn write_single(out: &mut Pieces, response: &Response) -> std::io::Result<()> {
+    out.write_all(b"{\"data\":")?;
     write_value(out, &response.data)?;
     if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":");
+        out.write_all(b",\"extensions\":")?;
         serde_json::to_writer(&mut *out, &response.extensions as &BTreeMap<String, Value>)?;
     }
     if !response.errors.is_empty() {
-        out.extend_from_slice(b",\"errors\":");
+        out.write_all(b",\"errors\":")?;
         serde_json::to_writer(&mut *out, &response.errors)?;
     }
     out.push(b'}');
     Ok(())
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> std::io::Result<()> {
+fn write_value(out: &mut Pieces, value: &Value) -> std::io::Result<()> {
     match value {
         Value::List(items) => {
             out.push(b'[');
@@ -560,7 +593,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> std::io::Result<()> {
             out.push(b'}');
         }
         Value::Binary(bytes) => match decode(bytes) {
-            Some((_, _, json)) => out.write_all(json)?,
+            Some(_) => out.splice(bytes.slice(HEADER..)),
             None => serde_json::to_writer(&mut *out, value)?,
         },
         scalar => serde_json::to_writer(&mut *out, scalar)?,

@@ -380,11 +380,12 @@ fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
                 errors: &single.errors,
                 extensions: &single.extensions,
             })
+            .map(|text| vec![Bytes::from(text)])
         }
         _ => prerender::write_response(response).map_err(serde_json::Error::io),
     };
     let mut http = match body {
-        Ok(body) => Response::new(axum::body::Body::from(body)),
+        Ok(pieces) => pieces_body(pieces),
         Err(error) => {
             tracing::error!(%error, "a response could not be serialised");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -403,6 +404,21 @@ fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
         headers.insert(header::CACHE_CONTROL, value);
     }
     headers.extend(response.http_headers());
+    http
+}
+
+/// A response whose body is `pieces` one after another, with its `Content-Length` (a body
+/// of several pieces would otherwise be sent chunked, its length unknown to the client).
+fn pieces_body(pieces: Vec<Bytes>) -> Response {
+    let length: usize = pieces.iter().map(Bytes::len).sum();
+    let mut http = match <[Bytes; 1]>::try_from(pieces) {
+        Ok([whole]) => Response::new(axum::body::Body::from(whole)),
+        Err(pieces) => Response::new(axum::body::Body::from_stream(futures::stream::iter(
+            pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+        ))),
+    };
+    http.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     http
 }
 

@@ -158,6 +158,14 @@ fn shared<K: Hash + Eq, V>(groups: HashMap<K, Vec<V>>) -> HashMap<K, SharedRows<
 /// Rows grouped under the key each belongs to, keeping their order.
 fn grouped<K: Hash + Eq, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
     let mut groups: HashMap<K, Vec<V>> = HashMap::new();
+    // One group (one subtree, one parent's children) keeps the rows' own vector: regrouping a
+    // whole tree's entries one by one held two copies of it at once.
+    if let Some(only) = rows.first().map(&key)
+        && rows.iter().all(|row| key(row) == only)
+    {
+        groups.insert(only, rows);
+        return groups;
+    }
     for row in rows {
         groups.entry(key(&row)).or_default().push(row);
     }

@@ -206,8 +206,10 @@ async fn the_live_indicator_shows_reconnecting_and_refused_states() {
         refused["indicator"], "not live: Forbidden: the token expired; reconnect with a fresh one",
         "{refused}"
     );
+    // Counted from the refusal on: a loaded machine can make the first socket's start fail
+    // and the client retry before it is ever live, which is not what this step is about.
     assert_eq!(
-        refused["sockets"], 1,
+        refused["socketsAfterRefusal"], 0,
         "no reconnection after 4403: {refused}"
     );
     to_driver.write_all(b"done\n").await.expect("write");

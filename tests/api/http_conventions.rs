@@ -8,6 +8,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
+use goalgraph::graphql::Resolution;
 use goalgraph::http::persisted::sha256_hex;
 
 /// Status, content type and JSON body of an answer.
@@ -332,6 +333,60 @@ fn raw_client() -> reqwest::Client {
         .no_brotli()
         .build()
         .expect("client")
+}
+
+/// A large list leaves as a piece of the body of its own (not copied into the rest): the
+/// answer still carries its exact `Content-Length`, is not chunked, and reads as the same JSON
+/// as the one written as a whole by `--no-pre-rendered-lists` resolution.
+#[tokio::test]
+async fn an_answer_sent_in_pieces_declares_its_exact_length() {
+    let app = spawn_app().await;
+    let t = app.tenant("pieces").await;
+    let root = app.bench_tree(&t, 4, 10).await;
+    let whole = app
+        .replica_with(|settings| settings.resolution = Resolution::LeanValues)
+        .await;
+    let subtree = json!({
+        "query": "query($id: ID!) { objective(id: $id) { id descendants { depth objective { id title status weight owner { name } } } } }",
+        "variables": { "id": crate::helpers::objective_id(root) },
+    });
+    let mut answers = Vec::new();
+    for address in [&app.address, &whole] {
+        let response = raw_client()
+            .post(format!("{address}/graphql"))
+            .bearer_auth(&t.admin.token)
+            .header("accept-encoding", "identity")
+            .json(&subtree)
+            .send()
+            .await
+            .expect("request");
+        assert!(response.headers().get("transfer-encoding").is_none());
+        let declared: usize = response.headers()["content-length"]
+            .to_str()
+            .expect("text")
+            .parse()
+            .expect("a length");
+        let lists = response.headers()["x-goalgraph-pre-rendered-lists"].clone();
+        let body = response.bytes().await.expect("body");
+        assert_eq!(declared, body.len());
+        answers.push((lists, body));
+    }
+    assert_eq!(answers[0].0, "1");
+    assert_eq!(answers[1].0, "0");
+    assert!(
+        answers[0].1.len() > 64 * 1024,
+        "a list large enough to be a piece of its own"
+    );
+    let read = |body: &[u8]| serde_json::from_slice::<Value>(body).expect("JSON");
+    let pieced = read(&answers[0].1);
+    assert_eq!(pieced, read(&answers[1].1));
+    assert_eq!(
+        pieced["data"]["objective"]["descendants"]
+            .as_array()
+            .expect("list")
+            .len(),
+        1_110
+    );
 }
 
 #[tokio::test]

@@ -14,9 +14,10 @@
 
 use std::sync::Arc;
 
+use futures::{Stream, TryStreamExt};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement, TransactionTrait,
+    QueryResult, Statement, StreamTrait, TransactionTrait,
 };
 
 /// How connections reach PostgreSQL.
@@ -105,10 +106,39 @@ impl Db {
         Ok(txn)
     }
 
+    /// Runs `stmt` and hands `each` every row as it arrives from PostgreSQL, so a large
+    /// result is never held whole as raw rows (in transaction-pooling mode, in a transaction
+    /// of its own, like every statement). The first error, the database's or `each`'s, ends it.
+    pub async fn for_each_row<E: From<DbErr>>(
+        &self,
+        stmt: Statement,
+        mut each: impl FnMut(&QueryResult) -> Result<(), E> + Send,
+    ) -> Result<(), E> {
+        if self.prologue.is_none() {
+            return drain(self.connection.stream_raw(stmt).await?, &mut each).await;
+        }
+        let txn = self.begin().await?;
+        drain(txn.stream_raw(stmt).await?, &mut each).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Closes every pooled connection.
     pub async fn close(self) -> Result<(), DbErr> {
         self.connection.close().await
     }
+}
+
+/// Hands every row of `rows` to `each`, in order.
+async fn drain<E: From<DbErr>>(
+    rows: impl Stream<Item = Result<QueryResult, DbErr>>,
+    each: &mut (impl FnMut(&QueryResult) -> Result<(), E> + Send),
+) -> Result<(), E> {
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.try_next().await? {
+        each(&row)?;
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]

@@ -7,13 +7,14 @@ use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
 
 use super::cte;
+use super::db::Db;
 use super::entity::{objective, team};
 use super::positional::{self, Positional};
 use super::scoped::sql;
 use super::visibility;
 use crate::domain::access::Viewer;
 use crate::domain::objective::{ObjectiveStatus, Visibility};
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
 /// An objective found by a tree walk from `start_id`, `depth` levels away from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,24 +26,37 @@ pub struct TreeEntry {
 
 /// Tree-walk rows (an objective's columns, `start_id`, `depth`), decoded by position.
 fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let first = positional::pg_row(first)?;
-    let objective_at = positional::positions(first, objective::Model::COLUMNS)?;
-    let walk_at = positional::positions(first, &["start_id", "depth"])?;
-    let decode = |row: &PgRow| {
-        Ok::<_, sea_orm::sqlx::Error>(TreeEntry {
-            start_id: row.try_get(walk_at[0])?,
-            depth: row.try_get(walk_at[1])?,
-            objective: objective::Model::decode(row, &objective_at)?,
-        })
-    };
-    // Consumed row by row, so each row's buffers are freed once it is decoded (a large
-    // subtree's raw rows and models are not all held at once).
-    rows.into_iter()
-        .map(|row| decode(positional::pg_row(&row)?).map_err(positional::sqlx_error))
-        .collect()
+    let mut decoder = EntryDecoder::default();
+    // Consumed row by row, so each row's buffers are freed once it is decoded.
+    rows.into_iter().map(|row| decoder.decode(&row)).collect()
+}
+
+/// Decodes tree-walk rows by position, the positions found on the first row.
+#[derive(Default)]
+struct EntryDecoder {
+    /// The objective's columns, then `start_id` and `depth`.
+    at: Option<(Vec<usize>, Vec<usize>)>,
+}
+
+impl EntryDecoder {
+    fn decode(&mut self, row: &QueryResult) -> StoreResult<TreeEntry> {
+        let row = positional::pg_row(row)?;
+        let (objective_at, walk_at) = match &self.at {
+            Some(at) => at,
+            None => self.at.insert((
+                positional::positions(row, objective::Model::COLUMNS)?,
+                positional::positions(row, &["start_id", "depth"])?,
+            )),
+        };
+        let decode = |row: &PgRow| {
+            Ok::<_, sea_orm::sqlx::Error>(TreeEntry {
+                start_id: row.try_get(walk_at[0])?,
+                depth: row.try_get(walk_at[1])?,
+                objective: objective::Model::decode(row, objective_at)?,
+            })
+        };
+        decode(row).map_err(positional::sqlx_error)
+    }
 }
 
 /// The visible, unarchived descendants of each of `roots` down to `max_depth` levels, in
@@ -53,7 +67,7 @@ fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
 /// pre-order is built here from parent links in linear time, which measured twice as fast as
 /// sorting by an array path in PostgreSQL for 11,111 rows.
 pub async fn descendants(
-    db: &impl ConnectionTrait,
+    db: &Db,
     viewer: &Viewer,
     roots: &[i64],
     max_depth: i32,
@@ -66,7 +80,7 @@ pub async fn descendants(
 /// Objective `root` if `viewer` may see it, with its visible descendants down to `max_depth`
 /// levels as [`descendants`] gives them, in one statement (for a query that asks for both).
 pub async fn root_with_descendants(
-    db: &impl ConnectionTrait,
+    db: &Db,
     viewer: &Viewer,
     root: i64,
     max_depth: i32,
@@ -93,9 +107,10 @@ enum Depths {
 }
 
 /// Every objective below each of `roots` (unarchived, any visibility) down to `max_depth`
-/// levels, with the root it was reached from; one recursive CTE.
+/// levels, with the root it was reached from; one recursive CTE, its rows decoded as they
+/// arrive (a whole tree's raw rows were twice the size of its decoded entries).
 async fn subtree_entries(
-    db: &impl ConnectionTrait,
+    db: &Db,
     tenant_id: i64,
     roots: &[i64],
     max_depth: i32,
@@ -119,7 +134,14 @@ async fn subtree_entries(
         text,
         [tenant_id.into(), roots, max_depth.into(), lowest.into()],
     );
-    tree_entries(db.query_all_raw(statement).await?)
+    let mut decoder = EntryDecoder::default();
+    let mut entries = Vec::new();
+    db.for_each_row(statement, |row| {
+        entries.push(decoder.decode(row)?);
+        Ok::<_, StoreError>(())
+    })
+    .await?;
+    Ok(entries)
 }
 
 /// The recursive CTE of [`subtree_entries`], its roots chosen by `roots` (on `o`, with `$2`).
