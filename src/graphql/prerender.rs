@@ -407,10 +407,12 @@ impl Writer {
             let start = self.out.len();
             self.object(plan, row, related)?;
             if outermost && index == 0 {
-                // Room for the rest at the first item's size and an eighth more, so a large
-                // answer is not copied by the buffer doubling on its way.
+                // Room for the rest at the first item's size and half as much again, so a
+                // large answer is not copied by the buffer doubling on its way (later items
+                // can be longer: deeper ids). Room never written to is address space, not
+                // memory: its pages are never touched.
                 let first = self.out.len() - start + 1;
-                self.out.reserve(first.saturating_mul(len) / 8 * 9);
+                self.out.reserve(first.saturating_mul(len) / 2 * 3);
             }
         }
         self.out.push(b']');

@@ -135,13 +135,56 @@ async fn subtree_entries(
         [tenant_id.into(), roots, max_depth.into(), lowest.into()],
     );
     let mut decoder = EntryDecoder::default();
-    let mut entries = Vec::new();
+    let mut entries = Blocks::default();
     db.for_each_row(statement, |row| {
         entries.push(decoder.decode(row)?);
         Ok::<_, StoreError>(())
     })
     .await?;
-    Ok(entries)
+    Ok(entries.into_vec())
+}
+
+/// Items gathered in fixed-size blocks while their number is unknown, then moved into one
+/// vector of exactly that length a block at a time. A vector grown by doubling held its old
+/// and new buffers at once (1.5× the items, for a whole tree's 111,110 entries 33 MB) and kept
+/// up to as much again as spare room.
+struct Blocks<T> {
+    full: Vec<Vec<T>>,
+    current: Vec<T>,
+}
+
+impl<T> Default for Blocks<T> {
+    fn default() -> Self {
+        Self {
+            full: Vec::new(),
+            current: Vec::new(),
+        }
+    }
+}
+
+impl<T> Blocks<T> {
+    /// Items per block.
+    const BLOCK: usize = 4096;
+
+    fn push(&mut self, item: T) {
+        if self.current.len() == Self::BLOCK {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::BLOCK));
+            self.full.push(full);
+        }
+        self.current.push(item);
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        if self.full.is_empty() {
+            return self.current;
+        }
+        let length = self.full.len() * Self::BLOCK + self.current.len();
+        let mut all = Vec::with_capacity(length);
+        for block in self.full.into_iter().chain([self.current]) {
+            all.extend(block);
+        }
+        all
+    }
 }
 
 /// The recursive CTE of [`subtree_entries`], its roots chosen by `roots` (on `o`, with `$2`).
@@ -435,6 +478,19 @@ pub async fn tenant_paths(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn blocks_keep_the_order_and_the_exact_length() {
+        for count in [0, 1, 4095, 4096, 4097, 10_000] {
+            let mut blocks = Blocks::default();
+            for item in 0..count {
+                blocks.push(item);
+            }
+            let all = blocks.into_vec();
+            assert_eq!(all, (0..count).collect::<Vec<_>>());
+            assert!(all.capacity() == count || count <= Blocks::<usize>::BLOCK);
+        }
+    }
+
     use super::*;
     use crate::domain::objective::{ObjectiveStatus, Visibility};
 
