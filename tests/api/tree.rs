@@ -183,3 +183,42 @@ async fn positional_decoding_reads_what_seaorm_reads() {
     assert!(derived.iter().any(|kr| kr.current_value.is_none()));
     assert!(derived.iter().any(|kr| kr.current_value.is_some()));
 }
+
+/// Positional decoding checks what it reads against the columns' types: a column of another
+/// type is an error, never a misread — also when the first row holds NULL there (a check made
+/// only on the first row's values would then let text be read as an integer: `'1'` as 49).
+#[tokio::test]
+async fn positional_decoding_refuses_a_column_of_another_type() {
+    use goalgraph::store::pg::entity::objective;
+    use goalgraph::store::pg::positional::{Positional, decode_all};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = spawn_app().await;
+    let t = app.tenant("positional-types").await;
+    app.bench_tree(&t, 2, 3).await;
+    for (column, replaced) in [
+        // A narrower integer, not NULL on any row.
+        ("id", "id::int4 AS id"),
+        // Text where an optional integer is read, NULL on the first row (the root's).
+        ("parent_id", "parent_id::text AS parent_id"),
+    ] {
+        let list: Vec<&str> = objective::Model::COLUMNS
+            .iter()
+            .map(|name| if *name == column { replaced } else { name })
+            .collect();
+        let rows = app
+            .db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT {} FROM objectives WHERE tenant_id = {} ORDER BY parent_id NULLS FIRST, id",
+                    list.join(", "),
+                    t.id
+                ),
+            ))
+            .await
+            .expect("rows");
+        assert!(rows.len() > 1);
+        decode_all::<objective::Model>(&rows).expect_err(column);
+    }
+}
