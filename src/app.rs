@@ -198,8 +198,8 @@ fn compression() -> CompressionLayer<impl Predicate> {
 }
 
 /// Cross-origin calls from the configured browser origins only (none by default): GraphQL
-/// over GET and POST with a bearer token; clients may read the request id, the statement
-/// counts and `Retry-After`.
+/// over GET and POST with a bearer token; clients may read the request id, the statement and
+/// command counts, the pre-rendered lists' count, `Retry-After` and the rate-limit headers.
 fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
@@ -214,6 +214,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
             HeaderName::from_static(http::graphql::SQL_STATEMENTS_HEADER),
             HeaderName::from_static(http::graphql::MONGO_COMMANDS_HEADER),
+            HeaderName::from_static(http::graphql::PRE_RENDERED_LISTS_HEADER),
             header::RETRY_AFTER,
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),

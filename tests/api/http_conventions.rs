@@ -519,6 +519,13 @@ async fn browsers_on_configured_origins_may_call_the_api_and_others_may_not() {
         .expect("text")
         .to_ascii_lowercase();
     assert!(exposed.contains("x-request-id"), "{exposed}");
+    for counted in [
+        "x-goalgraph-sql-statements",
+        "x-goalgraph-mongo-commands",
+        "x-goalgraph-pre-rendered-lists",
+    ] {
+        assert!(exposed.contains(counted), "{exposed}");
+    }
     // Without configured origins (the default) no origin is allowed.
     let default = spawn_app().await;
     let refused = default
