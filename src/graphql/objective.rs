@@ -29,7 +29,8 @@ use crate::store::window::Window;
 /// Loads, for a whole list of objectives at once, every relation the query selects on them,
 /// so each item's field then reads the loaders' request cache.
 ///
-/// A DataLoader alone batches only what is requested within its delay; a long list is
+/// A DataLoader alone batches only what is requested before its batch starts (at the first
+/// pause of the request's task: `loaders::register`); a long list is
 /// resolved in slices (the executor yields between them), which would split one batch into
 /// many. Priming from the list field makes it one round trip per relation, whatever the
 /// list's length.
