@@ -7,8 +7,9 @@
 //! of the server's CPU per request and a third of its memory above idle.
 //!
 //! The JSON travels inside the answer as a [`Value::Binary`] holding a header (the cost counts)
-//! and the text ([`Writer::finish`] / [`decode`]); the HTTP handler's writer ([`write_response`]) puts the text in
-//! place, and the cost settlement reads the counts from the header. Only requests carrying
+//! and the text ([`Writer::finish`] / [`decode`]); the HTTP handler's writer ([`write_response`])
+//! puts the text in place (a large list as a piece of the body of its own, not copied), and the
+//! cost settlement reads the counts from the header. Only requests carrying
 //! [`PreRendering`] (set by the HTTP handler) are pre-rendered: WebSocket answers are serialised
 //! by async-graphql and keep the value tree. Anything this module does not know — another field,
 //! an argument, a directive, a key selected twice, a failing load — leaves the list to the
@@ -489,8 +490,9 @@ pub fn decode(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
 }
 
 /// `response` as JSON, as `serde_json` writes async-graphql's responses, with pre-rendered
-/// lists put in place: in pieces, each pre-rendered list a piece of its own sharing the list's
-/// buffer, so the largest part of a large answer is not copied again on its way out.
+/// lists put in place: in pieces, each pre-rendered list of 64 KiB or more a piece of its own
+/// sharing the list's buffer, so the largest part of a large answer is not copied again on its
+/// way out.
 pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<Bytes>> {
     let mut out = Pieces::default();
     match response {
