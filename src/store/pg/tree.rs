@@ -145,9 +145,9 @@ async fn subtree_entries(
 }
 
 /// Items gathered in fixed-size blocks while their number is unknown, then moved into one
-/// vector of exactly that length a block at a time. A vector grown by doubling held its old
-/// and new buffers at once (1.5× the items, for a whole tree's 111,110 entries 33 MB) and kept
-/// up to as much again as spare room.
+/// vector of exactly that length a block at a time. A vector grown by doubling holds its old
+/// and new buffers at once when it last grows (for a whole tree's 111,110 entries room for
+/// 65,536 + 131,072, 1.8× the entries) and keeps the spare room after.
 struct Blocks<T> {
     full: Vec<Vec<T>>,
     current: Vec<T>,
