@@ -1,7 +1,7 @@
 //! The `Objective` type and its tree fields.
 
 use super::scalars::Timestamp;
-use async_graphql::{Context, ID, Lookahead, Object, Value};
+use async_graphql::{Context, ID, Lookahead, Object, SelectionField, Value};
 use ref_cast::RefCast;
 use std::borrow::Borrow;
 
@@ -12,7 +12,7 @@ use super::context::{encode_id, load_many, load_one};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
-use super::lean::{PlainFields, SharedList, lean_output, value};
+use super::lean::{PlainFields, Resolution, SharedList, lean_output, value};
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
@@ -23,7 +23,8 @@ use crate::loaders::{
     TeamById, UpdatePagesOf, UpdatesKey, UpdatesOf, UserById,
 };
 use crate::store::pg::entity::objective;
-use crate::store::pg::tree;
+use crate::store::pg::objective_columns::ObjectiveColumns;
+use crate::store::pg::tree::{self, SubtreeRead};
 use crate::store::window::Window;
 
 /// Loads, for a whole list of objectives at once, every relation the query selects on them,
@@ -138,6 +139,54 @@ pub async fn prime<O: Borrow<objective::Model>>(
         },
     )?;
     Ok(())
+}
+
+/// What a `descendants` field (`field`, listing `max_depth` levels) reads: the columns its
+/// entries' `objective` selections read from their rows.
+///
+/// The plain resolution reads whole rows, so the differential test (`tests/api/lean.rs`)
+/// compares these reads with whole-row reads too.
+pub fn subtree_read(ctx: &Context<'_>, field: SelectionField<'_>, max_depth: i32) -> SubtreeRead {
+    let plain = ctx.data_opt::<Resolution>() == Some(&Resolution::Plain);
+    let mut columns = ObjectiveColumns::required();
+    for entry_field in field.selection_set() {
+        match entry_field.name() {
+            _ if plain => columns = ObjectiveColumns::ALL,
+            "objective" => columns = columns.union(columns_read_by(entry_field.selection_set())),
+            "depth" | "__typename" => {}
+            _ => columns = ObjectiveColumns::ALL,
+        }
+    }
+    SubtreeRead { max_depth, columns }
+}
+
+/// The columns that `fields`, selected on an objective, read from its row, beyond those every
+/// tree read holds (id, parent, team, owner, visibility). A field not named here reads every
+/// column, so a field added to `Objective` is read correctly before it is listed.
+fn columns_read_by<'a>(fields: impl Iterator<Item = SelectionField<'a>>) -> ObjectiveColumns {
+    let mut columns = ObjectiveColumns::required();
+    for field in fields {
+        let column = match field.name() {
+            "title" => "title",
+            "description" => "description",
+            "status" => "status",
+            "weight" => "weight",
+            "progress" => "progress",
+            "version" => "version",
+            "createdAt" => "created_at",
+            "updatedAt" => "updated_at",
+            "cycle" => "cycle_id",
+            // The relations read the id, the parent, the team or the owner; `archivedAt` is
+            // NULL below a tree's root (archived objectives and their subtrees leave trees).
+            "__typename" | "id" | "visibility" | "archivedAt" | "parent" | "children"
+            | "childrenConnection" | "descendants" | "ancestors" | "keyResults" | "milestones"
+            | "team" | "owner" | "customFields" | "updatesConnection" | "updates"
+            | "latestUpdate" | "activity" => continue,
+            _ => return ObjectiveColumns::ALL,
+        };
+        columns = columns.with(column);
+    }
+    columns
 }
 
 /// The deepest `maxDepth` a tree field accepts.
@@ -305,7 +354,7 @@ impl ObjectiveFields {
         }
         let key = SubtreeKey {
             root_id: self.0.id,
-            max_depth,
+            read: subtree_read(ctx, ctx.field(), max_depth),
         };
         let entries = load_one::<DescendantsOf, _>(ctx, key)
             .await?

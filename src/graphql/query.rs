@@ -1,6 +1,7 @@
 //! The query root: node lookup, objectives with filters and pagination, and the org chart.
 
 use crate::store::pg::entity::objective;
+use crate::store::pg::tree::SubtreeRead;
 use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object};
 
@@ -12,7 +13,7 @@ use super::context::{decode_opt, load_many, load_one, loader, stores, viewer};
 use super::documents::GoalTemplate;
 use super::enums::ObjectiveStatus;
 use super::node::{self, Node};
-use super::objective::{DEFAULT_TREE_DEPTH, MAX_TREE_DEPTH, Objective, prime};
+use super::objective::{DEFAULT_TREE_DEPTH, MAX_TREE_DEPTH, Objective, prime, subtree_read};
 use super::org::{Cycle, Team, User};
 use crate::domain::custom_fields::is_identifier;
 use crate::domain::global_id::{GlobalId, NodeKind};
@@ -115,13 +116,10 @@ impl CoreQuery {
         // The objective and the tree below it in one round trip when the query asks for both;
         // `descendants` or `children` then read them from their loader's cache.
         let objectives = &stores(ctx).objectives;
-        if let Some(max_depth) = sole_descendants_depth(ctx) {
-            let key = SubtreeKey {
-                root_id: id,
-                max_depth,
-            };
+        if let Some(read) = sole_descendants_read(ctx) {
+            let key = SubtreeKey { root_id: id, read };
             let fetched = objectives
-                .visible_with_descendants(&viewer, id, max_depth)
+                .visible_with_descendants(&viewer, id, read)
                 .await?;
             return prefetched::<DescendantsOf, _, _>(ctx, key, fetched).await;
         }
@@ -434,30 +432,32 @@ pub(super) fn field_conditions(
         .collect()
 }
 
-/// The `maxDepth` of the `descendants` selected below this field, when every selection of
-/// it asks for the same valid depth (aliases with other depths, or an invalid one, are left to
-/// the loader and the field's own validation).
-fn sole_descendants_depth(ctx: &Context<'_>) -> Option<i32> {
+/// What the `descendants` selected below this field read, when every selection of it asks
+/// for the same valid depth and the same columns (aliases that differ, or an invalid depth,
+/// are left to the loader and the field's own validation).
+fn sole_descendants_read(ctx: &Context<'_>) -> Option<SubtreeRead> {
     let field = ctx.field();
-    let mut depths = field
+    let mut reads = field
         .selection_set()
         .filter(|field| field.name() == "descendants")
         .map(|field| {
             let arguments = field.arguments().ok()?;
-            match arguments
+            let max_depth = match arguments
                 .iter()
                 .find(|(name, _)| name.as_str() == "maxDepth")
             {
-                None => Some(DEFAULT_TREE_DEPTH),
+                None => DEFAULT_TREE_DEPTH,
                 Some((_, async_graphql::Value::Number(n))) => {
-                    n.as_i64().and_then(|n| i32::try_from(n).ok())
+                    n.as_i64().and_then(|n| i32::try_from(n).ok())?
                 }
-                Some(_) => None,
-            }
+                Some(_) => return None,
+            };
+            (1..=MAX_TREE_DEPTH)
+                .contains(&max_depth)
+                .then(|| subtree_read(ctx, field, max_depth))
         });
-    let first = depths.next()??;
-    let all_same = depths.all(|depth| depth == Some(first));
-    (all_same && (1..=MAX_TREE_DEPTH).contains(&first)).then_some(first)
+    let first = reads.next()??;
+    reads.all(|read| read == Some(first)).then_some(first)
 }
 
 /// The count of a connection's items when the query selects its `totalCount`, else `None`

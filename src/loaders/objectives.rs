@@ -12,7 +12,7 @@ use crate::store::pg::entity::{check_in, key_result, milestone, objective};
 use crate::store::pg::key_results::KeyResultRepo;
 use crate::store::pg::milestones::MilestoneRepo;
 use crate::store::pg::objectives::ObjectiveRepo;
-use crate::store::pg::tree::{self, TreeEntry};
+use crate::store::pg::tree::{self, SubtreeRead, TreeEntry};
 
 macro_rules! objective_loader {
     ($name:ident, $repo:ident, $repo_type:ty, $doc:literal) => {
@@ -117,11 +117,12 @@ impl Loader<i64> for ChildrenOf {
     }
 }
 
-/// A subtree request: the root and how many levels below it.
+/// A subtree request: the root, how many levels below it, and which columns of the objectives
+/// below it the query reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubtreeKey {
     pub root_id: i64,
-    pub max_depth: i32,
+    pub read: SubtreeRead,
 }
 
 impl Loader<SubtreeKey> for DescendantsOf {
@@ -132,15 +133,14 @@ impl Loader<SubtreeKey> for DescendantsOf {
         &self,
         keys: &[SubtreeKey],
     ) -> Result<HashMap<SubtreeKey, Self::Value>, Self::Error> {
-        // One statement per distinct depth bound (in practice one per query).
-        let by_depth = grouped(keys.to_vec(), |key| key.max_depth);
+        // One statement per distinct depth bound and column set (in practice one per query).
+        let by_read = grouped(keys.to_vec(), |key| key.read);
         let mut out = HashMap::new();
-        for (max_depth, keys) in by_depth {
+        for (read, keys) in by_read {
             let roots: Vec<i64> = keys.iter().map(|key| key.root_id).collect();
-            let entries =
-                tree::descendants(self.repo.db(), &self.viewer, &roots, max_depth).await?;
+            let entries = tree::descendants(self.repo.db(), &self.viewer, &roots, read).await?;
             for (root_id, entries) in grouped(entries, |entry| entry.start_id) {
-                out.insert(SubtreeKey { root_id, max_depth }, SharedRows::new(entries));
+                out.insert(SubtreeKey { root_id, read }, SharedRows::new(entries));
             }
         }
         Ok(every_key(keys, out))

@@ -94,6 +94,7 @@ fn objective_selection(g: &mut Generator, depth: u32, alias: &mut u32) -> String
                     "ancestors { id progress }",
                     "team { id }",
                     "milestones { id }",
+                    "cycle { id name }",
                 ])
                 .to_owned(),
             10 => {
@@ -260,6 +261,26 @@ async fn lean_and_plain_resolution_give_the_same_answers() {
     )
     .await
     .data("/archiveObjective/objective/id");
+    // Descriptions and a cycle (none in the seeded tree) on objectives below the roots, so a
+    // subtree read that left those columns out would answer differently.
+    let cycle = app
+        .gql(
+            Some(&t.admin.token),
+            "mutation { createCycle(input: {name: \"Q1\", startsOn: \"2027-01-01\", endsOn: \"2027-03-31\"}) { cycle { id } } }",
+            json!({}),
+        )
+        .await
+        .data("/createCycle/cycle/id")
+        .clone();
+    for id in [root + 3, root + 9, root + 17, root + 30] {
+        app.gql(
+            Some(&t.admin.token),
+            "mutation($input: UpdateObjectiveInput!) { updateObjective(input: $input) { objective { id } } }",
+            json!({ "input": { "id": objective_id(id), "description": format!("why {id}"), "cycleId": cycle } }),
+        )
+        .await
+        .data("/updateObjective/objective/id");
+    }
     let member = app.user(&t, Role::Member, None).await;
 
     let mut g = Generator(0x9e37_79b9_7f4a_7c15);

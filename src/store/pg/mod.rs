@@ -9,6 +9,7 @@ pub mod db;
 pub mod entity;
 pub mod key_results;
 pub mod milestones;
+pub mod objective_columns;
 pub mod objectives;
 pub mod org;
 pub mod outbox;

@@ -94,15 +94,15 @@ impl ObjectiveRepo {
         Ok(roots.into_iter().next().map(|root| (root, children)))
     }
 
-    /// Objective `id` if visible, with its visible descendants down to `max_depth` levels in
+    /// Objective `id` if visible, with its visible descendants as `read` asks for them, in
     /// pre-order, in one statement (see `tree::root_with_descendants`).
     pub async fn visible_with_descendants(
         &self,
         viewer: &Viewer,
         id: i64,
-        max_depth: i32,
+        read: tree::SubtreeRead,
     ) -> StoreResult<Option<(objective::Model, Vec<tree::TreeEntry>)>> {
-        tree::root_with_descendants(&self.db, viewer, id, max_depth).await
+        tree::root_with_descendants(&self.db, viewer, id, read).await
     }
 
     /// The visible, unarchived children of each of `parent_ids`, in id order.

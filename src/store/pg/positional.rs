@@ -12,6 +12,8 @@ use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::sqlx::{Column, Row};
 
 use super::entity::{key_result, objective, user};
+use super::objective_columns::ObjectiveColumns;
+use crate::domain::objective::ObjectiveStatus;
 use crate::store::StoreResult;
 
 /// A model readable by position from a result set holding (at least) its columns.
@@ -94,25 +96,58 @@ impl Positional for objective::Model {
     ];
 
     fn decode(row: &PgRow, at: &[usize]) -> Result<Self, sea_orm::sqlx::Error> {
-        Ok(Self {
-            id: row.try_get(at[0])?,
-            tenant_id: row.try_get(at[1])?,
-            parent_id: row.try_get(at[2])?,
-            team_id: row.try_get(at[3])?,
-            owner_id: row.try_get(at[4])?,
-            cycle_id: row.try_get(at[5])?,
-            title: row.try_get(at[6])?,
-            description: row.try_get(at[7])?,
-            status: word(row, at[8])?,
-            visibility: word(row, at[9])?,
-            weight: row.try_get(at[10])?,
-            progress: row.try_get(at[11])?,
-            archived_at: row.try_get(at[12])?,
-            version: row.try_get(at[13])?,
-            created_at: row.try_get(at[14])?,
-            updated_at: row.try_get(at[15])?,
-        })
+        // Every column is read, so the tenant given for filling is never used.
+        decode_objective(row, at, ObjectiveColumns::ALL, 0)
     }
+}
+
+/// An objective from `row` (its columns at `at`, as [`Positional::decode`] takes them), reading
+/// only `columns`: every other field holds its type's default, and `tenant_id` is `tenant_id`.
+pub fn decode_objective(
+    row: &PgRow,
+    at: &[usize],
+    columns: ObjectiveColumns,
+    tenant_id: i64,
+) -> Result<objective::Model, sea_orm::sqlx::Error> {
+    let read = |column: usize| columns.has(column);
+    /// Column `$column`.
+    macro_rules! get {
+        ($column:expr) => {
+            row.try_get(at[$column])?
+        };
+    }
+    /// Column `$column` when the set holds it, else the default.
+    macro_rules! optional {
+        ($column:expr) => {
+            if read($column) {
+                get!($column)
+            } else {
+                Default::default()
+            }
+        };
+    }
+    Ok(objective::Model {
+        id: get!(0),
+        tenant_id: if read(1) { get!(1) } else { tenant_id },
+        parent_id: get!(2),
+        team_id: get!(3),
+        owner_id: get!(4),
+        cycle_id: optional!(5),
+        title: optional!(6),
+        description: optional!(7),
+        status: if read(8) {
+            word(row, at[8])?
+        } else {
+            ObjectiveStatus::Draft
+        },
+        visibility: word(row, at[9])?,
+        weight: optional!(10),
+        progress: optional!(11),
+        archived_at: optional!(12),
+        version: optional!(13),
+        created_at: optional!(14),
+        updated_at: optional!(15),
+    })
 }
 
 impl Positional for user::Model {

@@ -2,6 +2,9 @@
 //! depth and a bound, ancestors (path to root), the chain a roll-up refresh walks, and team
 //! subtrees. Each takes many starting points at once so DataLoaders batch them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use sea_orm::sqlx::Row;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
@@ -9,6 +12,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Value};
 use super::cte;
 use super::db::Db;
 use super::entity::{objective, team};
+use super::objective_columns::ObjectiveColumns;
 use super::positional::{self, Positional};
 use super::scoped::sql;
 use super::visibility;
@@ -26,19 +30,36 @@ pub struct TreeEntry {
 
 /// Tree-walk rows (an objective's columns, `start_id`, `depth`), decoded by position.
 fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
-    let mut decoder = EntryDecoder::default();
+    let mut decoder = EntryDecoder::whole_rows();
     // Consumed row by row, so each row's buffers are freed once it is decoded.
     rows.into_iter().map(|row| decoder.decode(&row)).collect()
 }
 
 /// Decodes tree-walk rows by position, the positions found on the first row.
-#[derive(Default)]
 struct EntryDecoder {
+    /// The columns fetched below the starting objectives (those, at depth 0, are whole).
+    below: ObjectiveColumns,
+    /// The tenant of every row, for a model whose `tenant_id` was not fetched.
+    tenant_id: i64,
     /// The objective's columns, then `start_id` and `depth`.
     at: Option<(Vec<usize>, Vec<usize>)>,
 }
 
 impl EntryDecoder {
+    /// For rows that hold every column.
+    fn whole_rows() -> Self {
+        Self::below_starts(ObjectiveColumns::ALL, 0)
+    }
+
+    /// For rows of tenant `tenant_id` that hold only `columns` below the starts.
+    fn below_starts(below: ObjectiveColumns, tenant_id: i64) -> Self {
+        Self {
+            below,
+            tenant_id,
+            at: None,
+        }
+    }
+
     fn decode(&mut self, row: &QueryResult) -> StoreResult<TreeEntry> {
         let row = positional::pg_row(row)?;
         let (objective_at, walk_at) = match &self.at {
@@ -49,19 +70,37 @@ impl EntryDecoder {
             )),
         };
         let decode = |row: &PgRow| {
+            let depth = row.try_get(walk_at[1])?;
+            let columns = match depth {
+                0 => ObjectiveColumns::ALL,
+                _ => self.below,
+            };
             Ok::<_, sea_orm::sqlx::Error>(TreeEntry {
                 start_id: row.try_get(walk_at[0])?,
-                depth: row.try_get(walk_at[1])?,
-                objective: objective::Model::decode(row, objective_at)?,
+                depth,
+                objective: positional::decode_objective(
+                    row,
+                    objective_at,
+                    columns,
+                    self.tenant_id,
+                )?,
             })
         };
         decode(row).map_err(positional::sqlx_error)
     }
 }
 
-/// The visible, unarchived descendants of each of `roots` down to `max_depth` levels, in
-/// pre-order (each objective directly followed by its subtree; siblings by id). An archived
-/// objective hides its whole subtree; a private one only itself.
+/// What a subtree read returns: how many levels below its roots, and which columns of the
+/// objectives below them (the roots themselves are always read whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubtreeRead {
+    pub max_depth: i32,
+    pub columns: ObjectiveColumns,
+}
+
+/// The visible, unarchived descendants of each of `roots` down to `read.max_depth` levels, in
+/// pre-order (each objective directly followed by its subtree; siblings by id), holding
+/// `read.columns`. An archived objective hides its whole subtree; a private one only itself.
 ///
 /// The recursive CTE carries whole rows (no second lookup per row) and no path arrays: the
 /// pre-order is built here from parent links in linear time, which measured twice as fast as
@@ -70,23 +109,22 @@ pub async fn descendants(
     db: &Db,
     viewer: &Viewer,
     roots: &[i64],
-    max_depth: i32,
+    read: SubtreeRead,
 ) -> StoreResult<Vec<TreeEntry>> {
-    let entries =
-        subtree_entries(db, viewer.tenant_id, roots, max_depth, Depths::BelowRoots).await?;
+    let entries = subtree_entries(db, viewer.tenant_id, roots, read, Depths::BelowRoots).await?;
     Ok(visible_in_pre_order(viewer, entries))
 }
 
-/// Objective `root` if `viewer` may see it, with its visible descendants down to `max_depth`
-/// levels as [`descendants`] gives them, in one statement (for a query that asks for both).
+/// Objective `root` (whole) if `viewer` may see it, with its visible descendants as
+/// [`descendants`] gives them, in one statement (for a query that asks for both).
 pub async fn root_with_descendants(
     db: &Db,
     viewer: &Viewer,
     root: i64,
-    max_depth: i32,
+    read: SubtreeRead,
 ) -> StoreResult<Option<(objective::Model, Vec<TreeEntry>)>> {
     let mut entries =
-        subtree_entries(db, viewer.tenant_id, &[root], max_depth, Depths::WithRoots).await?;
+        subtree_entries(db, viewer.tenant_id, &[root], read, Depths::WithRoots).await?;
     let Some(position) = entries.iter().position(|entry| entry.depth == 0) else {
         return Ok(None);
     };
@@ -106,35 +144,41 @@ enum Depths {
     BelowRoots,
 }
 
-/// Every objective below each of `roots` (unarchived, any visibility) down to `max_depth`
-/// levels, with the root it was reached from; one recursive CTE, its rows decoded as they
-/// arrive (a whole tree's raw rows were twice the size of its decoded entries).
+/// Every objective below each of `roots` (unarchived, any visibility) down to
+/// `read.max_depth` levels, with the root it was reached from; one recursive CTE, its rows
+/// decoded as they arrive (a whole tree's raw rows were twice the size of its decoded
+/// entries).
 async fn subtree_entries(
     db: &Db,
     tenant_id: i64,
     roots: &[i64],
-    max_depth: i32,
+    read: SubtreeRead,
     depths: Depths,
 ) -> StoreResult<Vec<TreeEntry>> {
     let lowest = match depths {
         Depths::WithRoots => 0,
         Depths::BelowRoots => 1,
     };
-    use std::sync::LazyLock;
     // One root (a tree read's usual case) is bound as a scalar: PostgreSQL then settles on a
     // generic plan after five executions on a connection, where with an array it plans every
     // execution again (0.23 of the statement's 2.3 ms for a 1,111-objective subtree).
-    static ONE_ROOT: LazyLock<String> = LazyLock::new(|| subtree_statement("o.id = $2"));
-    static MANY_ROOTS: LazyLock<String> = LazyLock::new(|| subtree_statement("o.id = ANY($2)"));
     let (text, roots) = match roots {
-        [root] => (ONE_ROOT.as_str(), (*root).into()),
-        roots => (MANY_ROOTS.as_str(), roots.to_vec().into()),
+        [root] => (subtree_statement(Roots::One, read.columns), (*root).into()),
+        roots => (
+            subtree_statement(Roots::Many, read.columns),
+            roots.to_vec().into(),
+        ),
     };
     let statement = sql(
-        text,
-        [tenant_id.into(), roots, max_depth.into(), lowest.into()],
+        &text,
+        [
+            tenant_id.into(),
+            roots,
+            read.max_depth.into(),
+            lowest.into(),
+        ],
     );
-    let mut decoder = EntryDecoder::default();
+    let mut decoder = EntryDecoder::below_starts(read.columns, tenant_id);
     let mut entries = Blocks::default();
     db.for_each_row(statement, |row| {
         entries.push(decoder.decode(row)?);
@@ -187,31 +231,61 @@ impl<T> Blocks<T> {
     }
 }
 
-/// The recursive CTE of [`subtree_entries`], its roots chosen by `roots` (on `o`, with `$2`).
-/// It carries the model's columns only (not the stored subtree sizes): the worktable holds
-/// them through every level, and each is sent for every row.
-fn subtree_statement(roots: &str) -> String {
-    let columns = |alias: &str| {
-        objective::Model::COLUMNS
-            .iter()
-            .map(|column| format!("{alias}.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+/// How the recursive CTE of [`subtree_entries`] binds its roots (`$2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Roots {
+    /// One id.
+    One,
+    /// An array of ids.
+    Many,
+}
+
+/// The recursive CTE of [`subtree_entries`] for `roots`, fetching `columns` below the roots,
+/// built once per shape. It carries the model's columns only (not the stored subtree sizes):
+/// the worktable holds them through every level, and each is sent for every row. A column
+/// outside `columns` is a NULL below the roots (PostgreSQL gives it the root's type).
+fn subtree_statement(roots: Roots, columns: ObjectiveColumns) -> Arc<str> {
+    type Statements = HashMap<(Roots, ObjectiveColumns), Arc<str>>;
+    // At most two per combination of the columns GraphQL fields read (a few hundred).
+    static STATEMENTS: LazyLock<Mutex<Statements>> = LazyLock::new(Default::default);
+    let mut statements = STATEMENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let text = statements
+        .entry((roots, columns))
+        .or_insert_with(|| subtree_statement_text(roots, columns).into());
+    Arc::clone(text)
+}
+
+fn subtree_statement_text(roots: Roots, columns: ObjectiveColumns) -> String {
+    let roots = match roots {
+        Roots::One => "o.id = $2",
+        Roots::Many => "o.id = ANY($2)",
     };
+    let every_column = objective::Model::COLUMNS
+        .iter()
+        .map(|column| format!("o.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let below = objective::Model::COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(at, column)| match columns.has(at) {
+            true => format!("c.{column}"),
+            false => "NULL".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"
         WITH RECURSIVE tree AS (
-            SELECT {}, o.id AS start_id, 0 AS depth
+            SELECT {every_column}, o.id AS start_id, 0 AS depth
             FROM objectives o WHERE o.tenant_id = $1 AND {roots}
           UNION ALL
-            SELECT {}, t.start_id, t.depth + 1
+            SELECT {below}, t.start_id, t.depth + 1
             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
             WHERE t.depth < $3 AND c.archived_at IS NULL
         )
         SELECT * FROM tree WHERE depth >= $4
-        "#,
-        columns("o"),
-        columns("c")
+        "#
     )
 }
 
@@ -229,7 +303,6 @@ fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEnt
 /// Orders each start's entries depth-first (children by id), from the start downwards, in
 /// place; an entry not reached from its start (none, when the rows are one walk) is dropped.
 fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
-    use std::collections::HashMap;
     let mut children: HashMap<(i64, i64), Vec<usize>, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(entries.len(), Default::default());
     let mut starts: Vec<i64> = Vec::new();
