@@ -53,10 +53,19 @@ impl GlobalId {
         Self { kind, id }
     }
 
-    /// The opaque string handed to clients. Written into a stack buffer first, so the encoded
-    /// string is the only allocation (one per ID in every answer).
+    /// The opaque string handed to clients.
     pub fn encode(self) -> String {
-        // The longest kind (9 bytes), ':' and an i64 (20 bytes) fit in 32.
+        let mut encoded = Vec::with_capacity(Self::MAX_ENCODED);
+        self.encode_into(&mut encoded);
+        // Base64 is ASCII.
+        String::from_utf8(encoded).unwrap_or_default()
+    }
+
+    /// The longest encoded ID: base64 of the longest kind (9 bytes), ':' and an i64 (20 bytes).
+    const MAX_ENCODED: usize = 40;
+
+    /// Appends [`Self::encode`]'s text to `out`, built on the stack (no string of its own).
+    pub fn encode_into(self, out: &mut Vec<u8>) {
         let mut raw = [0u8; 32];
         let mut cursor = std::io::Cursor::new(&mut raw[..]);
         let written = std::io::Write::write_fmt(
@@ -65,7 +74,11 @@ impl GlobalId {
         );
         debug_assert!(written.is_ok(), "a global ID fits in 32 bytes");
         let length = usize::try_from(cursor.position()).unwrap_or(raw.len());
-        URL_SAFE_NO_PAD.encode(&raw[..length])
+        let mut encoded = [0u8; Self::MAX_ENCODED];
+        let encoded_length = URL_SAFE_NO_PAD
+            .encode_slice(&raw[..length], &mut encoded)
+            .unwrap_or_default();
+        out.extend_from_slice(&encoded[..encoded_length]);
     }
 
     /// Parses an ID a client sent; `None` for anything that is not one of ours.

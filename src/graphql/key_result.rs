@@ -2,13 +2,13 @@
 
 use super::connection::{CheckInConnection, PageRequest, page_size};
 use super::scalars::Timestamp;
-use async_graphql::{Context, ID, Object, Value};
+use async_graphql::{Context, ID, Object};
 use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
 use super::documents::GoalUpdate;
 use super::enums::KeyResultKind;
-use super::lean::{PlainFields, lean_output, value};
+use super::lean::{Plain, PlainFields, lean_output, value};
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
@@ -36,19 +36,19 @@ impl KeyResult {
 }
 
 impl PlainFields for KeyResult {
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(&self, name: &str) -> Option<Plain<'_>> {
         let row = &self.0;
         Some(match name {
-            "id" => value(&encode_id(NodeKind::KeyResult, row.id)),
-            "title" => Value::String(row.title.clone()),
-            "kind" => value(&KeyResultKind::from(row.kind)),
-            "startValue" => value(&row.start_value),
-            "targetValue" => value(&row.target_value),
-            "currentValue" => value(&row.current_value),
-            "weight" => value(&row.weight),
-            "confidence" => value(&row.confidence),
-            "progress" => value(&row.progress),
-            "updatedAt" => value(&Timestamp(row.updated_at)),
+            "id" => Plain::Id(NodeKind::KeyResult, row.id),
+            "title" => Plain::Text(&row.title),
+            "kind" => Plain::Value(value(&KeyResultKind::from(row.kind))),
+            "startValue" => Plain::Float(row.start_value),
+            "targetValue" => Plain::Float(row.target_value),
+            "currentValue" => Plain::Value(value(&row.current_value)),
+            "weight" => Plain::Float(row.weight),
+            "confidence" => Plain::Value(value(&row.confidence)),
+            "progress" => Plain::Float(row.progress),
+            "updatedAt" => Plain::Value(value(&Timestamp(row.updated_at))),
             _ => return None,
         })
     }

@@ -29,6 +29,7 @@ use ref_cast::RefCast;
 use std::borrow::Cow;
 
 use super::prerender::{self, ListRow};
+use crate::domain::global_id::{GlobalId, NodeKind};
 use crate::loaders::SharedRows;
 use futures::future::join_all;
 use std::future::Future;
@@ -52,7 +53,55 @@ pub enum Resolution {
 pub trait PlainFields: ContainerType {
     /// The answer of field `name` when it reads only the row, or `None` when the field needs
     /// its resolver (relations, fields with arguments).
-    fn plain_field(&self, name: &str) -> Option<Value>;
+    fn plain_field(&self, name: &str) -> Option<Plain<'_>>;
+}
+
+/// A plain field's answer, borrowed from the row where it can be: a pre-rendered list writes
+/// it as JSON with no value of its own ([`Plain::write_json`]), the lean path makes it the
+/// value async-graphql's resolver would have answered ([`Plain::into_value`]).
+#[derive(Debug)]
+pub enum Plain<'r> {
+    /// A `String!`.
+    Text(&'r str),
+    /// An `ID!`: a global ID.
+    Id(NodeKind, i64),
+    /// An `Int!`.
+    Int(i32),
+    /// A `Float!`.
+    Float(f64),
+    /// Anything else (enums, timestamps, nullable fields), as its value.
+    Value(Value),
+}
+
+impl Plain<'_> {
+    /// The answer as async-graphql's resolver gives it.
+    pub fn into_value(self) -> Value {
+        match self {
+            Plain::Text(text) => Value::String(text.to_owned()),
+            Plain::Id(kind, id) => Value::String(GlobalId::new(kind, id).encode()),
+            Plain::Int(number) => value(&number),
+            Plain::Float(number) => value(&number),
+            Plain::Value(value) => value,
+        }
+    }
+
+    /// Appends the answer to `out` as JSON, the bytes `serde_json` writes for
+    /// [`Self::into_value`].
+    pub fn write_json(self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Plain::Text(text) => serde_json::to_writer(out, text),
+            // Base64url needs no escaping in JSON.
+            Plain::Id(kind, id) => {
+                out.push(b'"');
+                GlobalId::new(kind, id).encode_into(out);
+                out.push(b'"');
+                Ok(())
+            }
+            Plain::Int(number) => serde_json::to_writer(out, &number),
+            Plain::Float(number) if number.is_finite() => serde_json::to_writer(out, &number),
+            other => serde_json::to_writer(out, &other.into_value()),
+        }
+    }
 }
 
 /// A field's answer on its way (type-erased: the future of an object's relation contains the
@@ -137,6 +186,7 @@ fn collect<'a, T: PlainFields>(
                     .is_empty()
                     .then(|| root.plain_field(name))
                     .flatten()
+                    .map(Plain::into_value)
                 {
                     answers.push(Answer::Ready(key(), value));
                 } else {

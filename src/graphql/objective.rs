@@ -1,7 +1,7 @@
 //! The `Objective` type and its tree fields.
 
 use super::scalars::Timestamp;
-use async_graphql::{Context, ID, Lookahead, Object, SelectionField, Value};
+use async_graphql::{Context, ID, Lookahead, Object, SelectionField};
 use ref_cast::RefCast;
 use std::borrow::Borrow;
 
@@ -12,7 +12,7 @@ use super::context::{encode_id, load_many, load_one};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
-use super::lean::{PlainFields, Resolution, SharedList, lean_output, value};
+use super::lean::{Plain, PlainFields, Resolution, SharedList, lean_output, value};
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
@@ -209,20 +209,20 @@ impl Objective {
 }
 
 impl PlainFields for Objective {
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(&self, name: &str) -> Option<Plain<'_>> {
         let row = &self.0;
         Some(match name {
-            "id" => value(&encode_id(NodeKind::Objective, row.id)),
-            "title" => Value::String(row.title.clone()),
-            "description" => Value::String(row.description.clone()),
-            "status" => value(&ObjectiveStatus::from(row.status)),
-            "visibility" => value(&Visibility::from(row.visibility)),
-            "weight" => value(&row.weight),
-            "progress" => value(&row.progress),
-            "version" => value(&row.version),
-            "createdAt" => value(&Timestamp(row.created_at)),
-            "updatedAt" => value(&Timestamp(row.updated_at)),
-            "archivedAt" => value(&row.archived_at.map(Timestamp)),
+            "id" => Plain::Id(NodeKind::Objective, row.id),
+            "title" => Plain::Text(&row.title),
+            "description" => Plain::Text(&row.description),
+            "status" => Plain::Value(value(&ObjectiveStatus::from(row.status))),
+            "visibility" => Plain::Value(value(&Visibility::from(row.visibility))),
+            "weight" => Plain::Float(row.weight),
+            "progress" => Plain::Float(row.progress),
+            "version" => Plain::Int(row.version),
+            "createdAt" => Plain::Value(value(&Timestamp(row.created_at))),
+            "updatedAt" => Plain::Value(value(&Timestamp(row.updated_at))),
+            "archivedAt" => Plain::Value(value(&row.archived_at.map(Timestamp))),
             _ => return None,
         })
     }
@@ -520,8 +520,8 @@ pub struct TreeEntry(tree::TreeEntry);
 lean_output!(TreeEntry => TreeEntryFields);
 
 impl PlainFields for TreeEntry {
-    fn plain_field(&self, name: &str) -> Option<Value> {
-        (name == "depth").then(|| value(&self.0.depth))
+    fn plain_field(&self, name: &str) -> Option<Plain<'_>> {
+        (name == "depth").then_some(Plain::Int(self.0.depth))
     }
 }
 

@@ -1,12 +1,12 @@
 //! The organisation types: `Team`, `User` and `Cycle`.
 
 use super::scalars::Date;
-use async_graphql::{Context, ID, Object, Value};
+use async_graphql::{Context, ID, Object};
 use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
 use super::enums::{Role, TeamKind};
-use super::lean::{PlainFields, value};
+use super::lean::{Plain, PlainFields, value};
 use crate::domain::global_id::NodeKind;
 use crate::error::AppResult;
 use crate::loaders::{SubTeamsOf, TeamById, UsersOfTeam};
@@ -69,13 +69,13 @@ impl Team {
 pub struct User(pub user::Model);
 
 impl PlainFields for User {
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(&self, name: &str) -> Option<Plain<'_>> {
         let row = &self.0;
         Some(match name {
-            "id" => value(&encode_id(NodeKind::User, row.id)),
-            "name" => Value::String(row.name.clone()),
-            "email" => Value::String(row.email.clone()),
-            "role" => value(&Role::from(row.role)),
+            "id" => Plain::Id(NodeKind::User, row.id),
+            "name" => Plain::Text(&row.name),
+            "email" => Plain::Text(&row.email),
+            "role" => Plain::Value(value(&Role::from(row.role))),
             _ => return None,
         })
     }

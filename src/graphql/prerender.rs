@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use ref_cast::RefCast;
 
 use super::key_result::KeyResult;
-use super::lean::{PlainFields, Resolution, fragment_applies};
+use super::lean::{Plain, PlainFields, Resolution, fragment_applies};
 use super::objective::{Objective, TreeEntry};
 use super::org::User;
 use crate::loaders::{KeyResultsOf, RequestLoader, SharedRows, UserById};
@@ -182,9 +182,9 @@ pub enum Row<'r> {
     User(&'r user::Model),
 }
 
-impl Row<'_> {
+impl<'r> Row<'r> {
     /// Field `name` when it reads only the row (what the lean path answers for it).
-    fn plain(self, name: &str) -> Option<Value> {
+    fn plain(self, name: &str) -> Option<Plain<'r>> {
         match self {
             Row::Entry(row) => TreeEntry::ref_cast(row).plain_field(name),
             Row::Objective(row) => Objective::ref_cast(row).plain_field(name),
@@ -232,10 +232,19 @@ enum Part<'a> {
     Relation(Relation, Plan<'a>),
 }
 
+/// One selected field of a plan.
+struct PlanField<'a> {
+    key: &'a Name,
+    /// What precedes its answer in an object: `"key":`, after a comma unless it is the first
+    /// (escaped once per list, not once per object).
+    prefix: Vec<u8>,
+    part: Part<'a>,
+}
+
 /// The fields an object of `kind` answers, in selection order, by response key.
 struct Plan<'a> {
     kind: Kind,
-    fields: Vec<(&'a Name, Part<'a>)>,
+    fields: Vec<PlanField<'a>>,
 }
 
 impl<'a> Plan<'a> {
@@ -246,7 +255,7 @@ impl<'a> Plan<'a> {
             fields: Vec::new(),
         };
         plan.add(ctx, set)?;
-        let mut keys: Vec<&str> = plan.fields.iter().map(|(key, _)| key.as_str()).collect();
+        let mut keys: Vec<&str> = plan.fields.iter().map(|field| field.key.as_str()).collect();
         keys.sort_unstable();
         let distinct = keys.windows(2).all(|pair| pair[0] != pair[1]);
         (distinct && !plan.fields.is_empty()).then_some(plan)
@@ -273,7 +282,13 @@ impl<'a> Plan<'a> {
                     } else {
                         return None;
                     };
-                    self.fields.push((key, part));
+                    let mut prefix = Vec::with_capacity(key.len() + 4);
+                    if !self.fields.is_empty() {
+                        prefix.push(b',');
+                    }
+                    serde_json::to_writer(&mut prefix, key.as_str()).ok()?;
+                    prefix.push(b':');
+                    self.fields.push(PlanField { key, prefix, part });
                     continue;
                 }
                 Selection::FragmentSpread(spread) => {
@@ -307,7 +322,7 @@ impl<'a> Plan<'a> {
 
     /// Whether this plan, or one below it, follows `relation`.
     fn follows(&self, relation: Relation) -> bool {
-        self.fields.iter().any(|(_, part)| match part {
+        self.fields.iter().any(|field| match &field.part {
             Part::Relation(followed, inner) => *followed == relation || inner.follows(relation),
             _ => false,
         })
@@ -423,19 +438,13 @@ impl Writer {
     fn object(&mut self, plan: &Plan<'_>, row: Row<'_>, related: &Related) -> Option<()> {
         self.cost += plan.fields.len() as u64;
         self.out.push(b'{');
-        for (index, (key, part)) in plan.fields.iter().enumerate() {
-            if index > 0 {
-                self.out.push(b',');
-            }
-            serde_json::to_writer(&mut self.out, key.as_str()).ok()?;
-            self.out.push(b':');
-            match part {
+        for field in &plan.fields {
+            self.out.extend_from_slice(&field.prefix);
+            match &field.part {
                 Part::Typename => {
                     serde_json::to_writer(&mut self.out, plan.kind.type_name()).ok()?
                 }
-                Part::Plain(name) => {
-                    serde_json::to_writer(&mut self.out, &row.plain(name)?).ok()?
-                }
+                Part::Plain(name) => row.plain(name)?.write_json(&mut self.out).ok()?,
                 Part::Relation(relation, inner) => self.relation(*relation, inner, row, related)?,
             }
         }
