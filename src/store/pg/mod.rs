@@ -84,14 +84,17 @@ pub async fn connect(url: &str, options: &PgOptions) -> StoreResult<Db> {
             Pooling::Transaction => opts.statement_cache_capacity(0).extra_float_digits(None),
         });
     let mut connection = Database::connect(connect).await?;
-    connection.set_metric_callback(|info| {
-        record_sql_statement(info.failed);
-        statement_log::record(&info.statement.sql);
-    });
+    connection.set_metric_callback(|info| statement_ran(&info.statement.sql, info.failed));
     Ok(match pooling {
         Pooling::Session => Db::session(connection),
         Pooling::Transaction => Db::transaction_pooled(connection, &settings),
     })
+}
+
+/// Counts statement `sql` (and logs it when a statement log is configured).
+fn statement_ran(sql: &str, failed: bool) {
+    record_sql_statement(failed);
+    statement_log::record(sql);
 }
 
 /// Applies every pending migration, in one transaction that first takes an advisory lock:

@@ -32,7 +32,9 @@ pub struct TreeEntry {
 fn tree_entries(rows: Vec<QueryResult>) -> StoreResult<Vec<TreeEntry>> {
     let mut decoder = EntryDecoder::whole_rows();
     // Consumed row by row, so each row's buffers are freed once it is decoded.
-    rows.into_iter().map(|row| decoder.decode(&row)).collect()
+    rows.into_iter()
+        .map(|row| decoder.decode(positional::pg_row(&row)?))
+        .collect()
 }
 
 /// Decodes tree-walk rows by position, the positions found on the first row.
@@ -60,8 +62,7 @@ impl EntryDecoder {
         }
     }
 
-    fn decode(&mut self, row: &QueryResult) -> StoreResult<TreeEntry> {
-        let row = positional::pg_row(row)?;
+    fn decode(&mut self, row: &PgRow) -> StoreResult<TreeEntry> {
         let (objective_at, walk_at) = match &self.at {
             Some(at) => at,
             None => self.at.insert((
