@@ -8,7 +8,7 @@ use ref_cast::RefCast;
 use super::context::{encode_id, load_one};
 use super::documents::GoalUpdate;
 use super::enums::KeyResultKind;
-use super::lean::{Plain, PlainFields, lean_output, value};
+use super::lean::{Plain, PlainFields, enum_name, lean_output, value};
 use super::objective::Objective;
 use super::org::User;
 use crate::domain::global_id::NodeKind;
@@ -41,7 +41,7 @@ impl PlainFields for KeyResult {
         Some(match name {
             "id" => Plain::Id(NodeKind::KeyResult, row.id),
             "title" => Plain::Text(&row.title),
-            "kind" => Plain::Value(value(&KeyResultKind::from(row.kind))),
+            "kind" => Plain::Enum(enum_name(KeyResultKind::from(row.kind))),
             "startValue" => Plain::Float(row.start_value),
             "targetValue" => Plain::Float(row.target_value),
             "currentValue" => Plain::Value(value(&row.current_value)),

@@ -20,7 +20,7 @@
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
-use async_graphql::resolver_utils::resolve_list;
+use async_graphql::resolver_utils::{EnumType, resolve_list};
 use async_graphql::{
     ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult,
     Value,
@@ -69,6 +69,8 @@ pub enum Plain<'r> {
     Int(i32),
     /// A `Float!`.
     Float(f64),
+    /// An enum value, by its GraphQL name ([`enum_name`]).
+    Enum(&'static str),
     /// Anything else (enums, timestamps, nullable fields), as its value.
     Value(Value),
 }
@@ -81,6 +83,7 @@ impl Plain<'_> {
             Plain::Id(kind, id) => Value::String(GlobalId::new(kind, id).encode()),
             Plain::Int(number) => value(&number),
             Plain::Float(number) => value(&number),
+            Plain::Enum(name) => Value::Enum(Name::new(name)),
             Plain::Value(value) => value,
         }
     }
@@ -89,7 +92,7 @@ impl Plain<'_> {
     /// [`Self::into_value`].
     pub fn write_json(self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
-            Plain::Text(text) => serde_json::to_writer(out, text),
+            Plain::Text(text) | Plain::Enum(text) => serde_json::to_writer(out, text),
             // Base64url needs no escaping in JSON.
             Plain::Id(kind, id) => {
                 out.push(b'"');
@@ -346,7 +349,49 @@ where
     }
 }
 
+/// The GraphQL name of enum value `value` (what its `OutputType` answers), with no value of
+/// its own.
+pub fn enum_name<T: EnumType>(value: T) -> &'static str {
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map_or("", |item| item.name)
+}
+
 /// A scalar or enum as its answer value (what its `OutputType` produces).
 pub fn value<T: async_graphql::InputType>(value: &T) -> Value {
     value.to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graphql::enums::ObjectiveStatus;
+
+    #[test]
+    fn a_plain_answer_is_written_as_the_bytes_of_its_value() {
+        let answers = || {
+            [
+                Plain::Text("quoted \"and\" \\ escaped\n é"),
+                Plain::Id(NodeKind::Objective, i64::MAX),
+                Plain::Id(NodeKind::KeyResult, 7),
+                Plain::Int(-42),
+                Plain::Float(0.1 + 0.2),
+                Plain::Float(1.0),
+                Plain::Float(f64::NAN),
+                Plain::Enum(enum_name(ObjectiveStatus::OnTrack)),
+                Plain::Value(Value::Null),
+            ]
+        };
+        for (written, valued) in answers().into_iter().zip(answers()) {
+            let mut json = Vec::new();
+            written.write_json(&mut json).expect("written");
+            let expected = serde_json::to_vec(&valued.into_value()).expect("serialised");
+            assert_eq!(
+                String::from_utf8_lossy(&json),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+        assert_eq!(enum_name(ObjectiveStatus::OnTrack), "ON_TRACK");
+    }
 }

@@ -12,7 +12,7 @@ use super::context::{encode_id, load_many, load_one};
 use super::documents::{GoalUpdate, ObjectiveActivity};
 use super::enums::{ObjectiveStatus, Visibility};
 use super::key_result::KeyResult;
-use super::lean::{Plain, PlainFields, Resolution, SharedList, lean_output, value};
+use super::lean::{Plain, PlainFields, Resolution, SharedList, enum_name, lean_output, value};
 use super::milestone::Milestone;
 use super::org::{Cycle, Team, User};
 use crate::domain::global_id::NodeKind;
@@ -215,8 +215,8 @@ impl PlainFields for Objective {
             "id" => Plain::Id(NodeKind::Objective, row.id),
             "title" => Plain::Text(&row.title),
             "description" => Plain::Text(&row.description),
-            "status" => Plain::Value(value(&ObjectiveStatus::from(row.status))),
-            "visibility" => Plain::Value(value(&Visibility::from(row.visibility))),
+            "status" => Plain::Enum(enum_name(ObjectiveStatus::from(row.status))),
+            "visibility" => Plain::Enum(enum_name(Visibility::from(row.visibility))),
             "weight" => Plain::Float(row.weight),
             "progress" => Plain::Float(row.progress),
             "version" => Plain::Int(row.version),

@@ -6,7 +6,7 @@ use ref_cast::RefCast;
 
 use super::context::{encode_id, load_one};
 use super::enums::{Role, TeamKind};
-use super::lean::{Plain, PlainFields, value};
+use super::lean::{Plain, PlainFields, enum_name};
 use crate::domain::global_id::NodeKind;
 use crate::error::AppResult;
 use crate::loaders::{SubTeamsOf, TeamById, UsersOfTeam};
@@ -75,7 +75,7 @@ impl PlainFields for User {
             "id" => Plain::Id(NodeKind::User, row.id),
             "name" => Plain::Text(&row.name),
             "email" => Plain::Text(&row.email),
-            "role" => Plain::Value(value(&Role::from(row.role))),
+            "role" => Plain::Enum(enum_name(Role::from(row.role))),
             _ => return None,
         })
     }
