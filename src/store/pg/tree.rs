@@ -126,14 +126,10 @@ pub async fn root_with_descendants(
 ) -> StoreResult<Option<(objective::Model, Vec<TreeEntry>)>> {
     let mut entries =
         subtree_entries(db, viewer.tenant_id, &[root], read, Depths::WithRoots).await?;
-    let root_at = entries.iter().find(|(_, entry)| entry.depth == 0);
-    let Some(root) = root_at
-        .map(|(index, _)| index)
-        .and_then(|index| entries.take(index))
-    else {
+    let Some(position) = entries.iter().position(|entry| entry.depth == 0) else {
         return Ok(None);
     };
-    let root = root.objective;
+    let root = entries.swap_remove(position).objective;
     if !viewer.can_see(root.visibility.is_private(), root.owner_id, root.team_id) {
         return Ok(None);
     }
@@ -159,7 +155,7 @@ async fn subtree_entries(
     roots: &[i64],
     read: SubtreeRead,
     depths: Depths,
-) -> StoreResult<Blocks<TreeEntry>> {
+) -> StoreResult<Vec<TreeEntry>> {
     let lowest = match depths {
         Depths::WithRoots => 0,
         Depths::BelowRoots => 1,
@@ -190,23 +186,24 @@ async fn subtree_entries(
         Ok::<_, StoreError>(())
     })
     .await?;
-    Ok(entries)
+    Ok(entries.into_vec())
 }
 
-/// Items gathered in fixed-size blocks while their number is unknown, then taken out one by
-/// one, in any order, into the vector of exactly the length wanted ([`visible_in_pre_order`]):
-/// each item is moved twice in all. A vector grown by doubling holds its old and new buffers
-/// at once when it last grows (for a whole tree's 111,110 entries room for 65,536 + 131,072,
-/// 1.8× the entries) and keeps the spare room after; ordering a vector in place by swaps moved
-/// each entry about twice more.
+/// Items gathered in fixed-size blocks while their number is unknown, then moved into one
+/// vector of exactly that length a block at a time. A vector grown by doubling holds its old
+/// and new buffers at once when it last grows (for a whole tree's 111,110 entries room for
+/// 65,536 + 131,072, 1.8× the entries) and keeps the spare room after.
 struct Blocks<T> {
-    /// An item taken out leaves `None` (no larger: the items hold a non-null pointer).
-    blocks: Vec<Vec<Option<T>>>,
+    full: Vec<Vec<T>>,
+    current: Vec<T>,
 }
 
 impl<T> Default for Blocks<T> {
     fn default() -> Self {
-        Self { blocks: Vec::new() }
+        Self {
+            full: Vec::new(),
+            current: Vec::new(),
+        }
     }
 }
 
@@ -215,44 +212,23 @@ impl<T> Blocks<T> {
     const BLOCK: usize = 4096;
 
     fn push(&mut self, item: T) {
-        match self.blocks.last_mut() {
-            Some(block) if block.len() < Self::BLOCK => block.push(Some(item)),
-            _ => {
-                let mut block = Vec::with_capacity(Self::BLOCK);
-                block.push(Some(item));
-                self.blocks.push(block);
-            }
+        if self.current.len() == Self::BLOCK {
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::BLOCK));
+            self.full.push(full);
         }
+        self.current.push(item);
     }
 
-    /// How many items were pushed.
-    fn len(&self) -> usize {
-        self.blocks.iter().map(Vec::len).sum()
-    }
-
-    /// Item `index` (in push order), unless it was taken.
-    fn get(&self, index: usize) -> Option<&T> {
-        self.blocks
-            .get(index / Self::BLOCK)?
-            .get(index % Self::BLOCK)?
-            .as_ref()
-    }
-
-    /// Takes item `index` out, unless it was taken already.
-    fn take(&mut self, index: usize) -> Option<T> {
-        self.blocks
-            .get_mut(index / Self::BLOCK)?
-            .get_mut(index % Self::BLOCK)?
-            .take()
-    }
-
-    /// The items not taken, in push order, with their indexes.
-    fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.blocks
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter_map(|(index, item)| Some((index, item.as_ref()?)))
+    fn into_vec(self) -> Vec<T> {
+        if self.full.is_empty() {
+            return self.current;
+        }
+        let length = self.full.len() * Self::BLOCK + self.current.len();
+        let mut all = Vec::with_capacity(length);
+        for block in self.full.into_iter().chain([self.current]) {
+            all.extend(block);
+        }
+        all
     }
 }
 
@@ -314,57 +290,70 @@ fn subtree_statement_text(roots: Roots, columns: ObjectiveColumns) -> String {
     )
 }
 
-/// `entries` in pre-order, without those `viewer` may not see, in a vector of exactly their
-/// number.
-fn visible_in_pre_order(viewer: &Viewer, mut entries: Blocks<TreeEntry>) -> Vec<TreeEntry> {
-    let visible = |index: &usize| {
-        entries.get(*index).is_some_and(|entry| {
-            let o = &entry.objective;
+/// `entries` in pre-order, without those `viewer` may not see.
+fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
+    pre_order(entries)
+        .into_iter()
+        .filter(|e| {
+            let o = &e.objective;
             viewer.can_see(o.visibility.is_private(), o.owner_id, o.team_id)
         })
-    };
-    let order: Vec<usize> = pre_order(&entries).into_iter().filter(visible).collect();
-    let mut placed = Vec::with_capacity(order.len());
-    placed.extend(order.into_iter().filter_map(|index| entries.take(index)));
-    placed
+        .collect()
 }
 
-/// The indexes of `entries` ordered depth-first for each start (children by id), from the
-/// start downwards; an entry not reached from its start (none, when the rows are one walk) is
-/// left out.
-fn pre_order(entries: &Blocks<TreeEntry>) -> Vec<usize> {
-    let count = entries.len();
-    let mut children: HashMap<(i64, i64), Vec<(i64, usize)>, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(count, Default::default());
+/// Orders each start's entries depth-first (children by id), from the start downwards, in
+/// place; an entry not reached from its start (none, when the rows are one walk) is dropped.
+fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
+    let mut children: HashMap<(i64, i64), Vec<usize>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
     let mut starts: Vec<i64> = Vec::new();
-    for (index, entry) in entries.iter() {
+    for (index, entry) in entries.iter().enumerate() {
         let parent = entry.objective.parent_id.unwrap_or_default();
         children
             .entry((entry.start_id, parent))
             .or_default()
-            .push((entry.objective.id, index));
+            .push(index);
         if !starts.contains(&entry.start_id) {
             starts.push(entry.start_id);
         }
     }
     for kids in children.values_mut() {
-        kids.sort_unstable();
+        kids.sort_by_key(|&index| entries[index].objective.id);
     }
     starts.sort_unstable();
-    let mut order = Vec::with_capacity(count);
+    let mut order = Vec::with_capacity(entries.len());
     for start in starts {
-        let mut stack: Vec<(i64, usize)> = children
+        let mut stack: Vec<usize> = children
             .get(&(start, start))
             .map(|kids| kids.iter().rev().copied().collect())
             .unwrap_or_default();
-        while let Some((id, index)) = stack.pop() {
+        while let Some(index) = stack.pop() {
             order.push(index);
-            if let Some(kids) = children.get(&(start, id)) {
+            if let Some(kids) = children.get(&(start, entries[index].objective.id)) {
                 stack.extend(kids.iter().rev().copied());
             }
         }
     }
-    order
+    // Where each entry goes: its place in `order`, the unreached after them.
+    let reached = order.len();
+    let mut rank = vec![usize::MAX; entries.len()];
+    for (place, &index) in order.iter().enumerate() {
+        rank[index] = place;
+    }
+    let unreached = rank.iter_mut().filter(|place| **place == usize::MAX);
+    for (next, place) in (reached..).zip(unreached) {
+        *place = next;
+    }
+    // Each swap puts one entry in its place.
+    for index in 0..entries.len() {
+        while rank[index] != index {
+            let place = rank[index];
+            entries.swap(index, place);
+            rank.swap(index, place);
+        }
+    }
+    entries.truncate(reached);
+    entries
 }
 
 /// The visible ancestors of each of `starts`, root first (`depth` counts levels up).
@@ -564,22 +553,15 @@ pub async fn tenant_paths(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn blocks_keep_the_order_and_give_each_item_once() {
+    fn blocks_keep_the_order_and_the_exact_length() {
         for count in [0, 1, 4095, 4096, 4097, 10_000] {
             let mut blocks = Blocks::default();
             for item in 0..count {
                 blocks.push(item);
             }
-            assert_eq!(blocks.len(), count);
-            let pushed: Vec<usize> = blocks.iter().map(|(index, &item)| index + item).collect();
-            assert_eq!(pushed, (0..count).map(|item| 2 * item).collect::<Vec<_>>());
-            let taken: Vec<usize> = (0..count)
-                .rev()
-                .filter_map(|index| blocks.take(index))
-                .collect();
-            assert_eq!(taken, (0..count).rev().collect::<Vec<_>>());
-            assert_eq!(blocks.take(0), None);
-            assert_eq!(blocks.iter().count(), 0);
+            let all = blocks.into_vec();
+            assert_eq!(all, (0..count).collect::<Vec<_>>());
+            assert!(all.capacity() == count || count <= Blocks::<usize>::BLOCK);
         }
     }
 
@@ -625,13 +607,8 @@ mod tests {
             entry(1, 4, 2),
             entry(10, 13, 11),
         ];
-        let mut blocks = Blocks::default();
-        for entry in entries {
-            blocks.push(entry);
-        }
-        let order: Vec<(i64, i64)> = pre_order(&blocks)
-            .into_iter()
-            .filter_map(|index| blocks.get(index))
+        let order: Vec<(i64, i64)> = pre_order(entries)
+            .iter()
             .map(|e| (e.start_id, e.objective.id))
             .collect();
         assert_eq!(
