@@ -105,12 +105,15 @@ async fn a_request_over_its_time_is_cancelled_with_timeout() {
     })
     .await;
     let t = app.tenant("slow").await;
+    // 11,111 objectives: the subtree's rows alone keep the request waiting on PostgreSQL for
+    // tens of milliseconds, so the 1 ms timer fires before it can finish even when a busy
+    // runtime serves its timers late (1,111 took ~3 ms and sometimes finished first).
     let root = bench_tree(
         &app.db,
         t.id,
         t.admin.id,
         TreeShape {
-            levels: 4,
+            levels: 5,
             branching: 10,
         },
     )

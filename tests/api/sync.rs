@@ -226,10 +226,32 @@ async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() 
             let _ = stopped.wait_for(|s| *s).await;
         }),
     );
-    eventually(30, "the restarted consumer to catch up", || async {
-        count().await >= 30
-    })
-    .await;
+    // Polled by hand so that a failure says where the consumer stood (its lease and whether it
+    // kept a resume token), not only that it did not catch up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count().await < 30 {
+        if std::time::Instant::now() > deadline {
+            let lease = app
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    app.db.get_database_backend(),
+                    format!(
+                        "SELECT concat_ws(' ', 'owner', owner, 'expires', lease_expires_at, 'now', now(), \
+                         'token', resume_token IS NOT NULL) AS state \
+                         FROM change_stream_offsets WHERE consumer = '{CONSUMER}'"
+                    ),
+                ))
+                .await
+                .expect("lease")
+                .and_then(|row| row.try_get::<String>("", "state").ok());
+            panic!(
+                "the restarted consumer did not catch up in 30 s: {} of 30 counted ({at_stop} at \
+                 the stop); lease: {lease:?}",
+                count().await
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(count().await, 30, "every note counted exactly once");
     let report = reconcile(&app.db, &app.mongo, t.id, false)
