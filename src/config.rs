@@ -207,7 +207,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GOALGRAPH_RATE_BURST")]
     pub rate_burst: Option<f64>,
     /// Resolve every field through async-graphql's own executor instead of the lean path for
-    /// row-backed objects (a troubleshooting switch: same answers, slower).
+    /// row-backed objects, and read subtrees' rows whole instead of only the columns the
+    /// selection reads (a troubleshooting switch: same answers, slower).
     #[arg(long, env = "GOALGRAPH_PLAIN_RESOLUTION")]
     pub plain_resolution: bool,
     /// Keep the lean path but answer lists of objectives, tree entries and key results as

@@ -45,7 +45,8 @@ pub enum Resolution {
     Lean,
     /// Plain fields written directly, every list answered as values.
     LeanValues,
-    /// Every field through async-graphql's own resolution, as before the lean path existed.
+    /// Every field through async-graphql's own resolution, as before the lean path existed,
+    /// and subtrees read as whole rows (`objective::subtree_read`).
     Plain,
 }
 
