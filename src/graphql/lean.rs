@@ -72,7 +72,7 @@ pub enum Plain<'r> {
     Float(f64),
     /// An enum value, by its GraphQL name ([`enum_name`]).
     Enum(&'static str),
-    /// Anything else (enums, timestamps, nullable fields), as its value.
+    /// Anything else (timestamps, nullable fields), as its value.
     Value(Value),
 }
 

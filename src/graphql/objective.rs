@@ -147,11 +147,13 @@ pub async fn prime<O: Borrow<objective::Model>>(
 /// The plain resolution reads whole rows, so the differential test (`tests/api/lean.rs`)
 /// compares these reads with whole-row reads too.
 pub fn subtree_read(ctx: &Context<'_>, field: SelectionField<'_>, max_depth: i32) -> SubtreeRead {
-    let plain = ctx.data_opt::<Resolution>() == Some(&Resolution::Plain);
+    if ctx.data_opt::<Resolution>() == Some(&Resolution::Plain) {
+        let columns = ObjectiveColumns::ALL;
+        return SubtreeRead { max_depth, columns };
+    }
     let mut columns = ObjectiveColumns::required();
     for entry_field in field.selection_set() {
         match entry_field.name() {
-            _ if plain => columns = ObjectiveColumns::ALL,
             "objective" => columns = columns.union(columns_read_by(entry_field.selection_set())),
             "depth" | "__typename" => {}
             _ => columns = ObjectiveColumns::ALL,

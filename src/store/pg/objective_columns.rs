@@ -44,11 +44,6 @@ impl ObjectiveColumns {
     pub fn has(self, at: usize) -> bool {
         self.0 & 1 << at != 0
     }
-
-    /// Whether this is every column.
-    pub fn is_all(self) -> bool {
-        self == Self::ALL
-    }
 }
 
 /// Where column `name` sits in [`objective::Model::COLUMNS`].
@@ -69,8 +64,8 @@ mod tests {
         assert!(listing.has(at("title")));
         assert!(listing.has(at("owner_id")));
         assert!(!listing.has(at("description")));
-        assert!(!listing.is_all());
-        assert!(listing.with("no_such_column").is_all());
+        assert_ne!(listing, ObjectiveColumns::ALL);
+        assert_eq!(listing.with("no_such_column"), ObjectiveColumns::ALL);
         assert!((0..objective::Model::COLUMNS.len()).all(|at| ObjectiveColumns::ALL.has(at)));
         assert_eq!(
             listing.union(ObjectiveColumns::required().with("progress")),

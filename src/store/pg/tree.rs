@@ -103,9 +103,9 @@ pub struct SubtreeRead {
 /// pre-order (each objective directly followed by its subtree; siblings by id), holding
 /// `read.columns`. An archived objective hides its whole subtree; a private one only itself.
 ///
-/// The recursive CTE carries whole rows (no second lookup per row) and no path arrays: the
-/// pre-order is built here from parent links in linear time, which measured twice as fast as
-/// sorting by an array path in PostgreSQL for 11,111 rows.
+/// The recursive CTE carries the rows' columns (no second lookup per row) and no path arrays:
+/// the pre-order is built here from parent links in linear time, which measured twice as fast
+/// as sorting by an array path in PostgreSQL for 11,111 rows.
 pub async fn descendants(
     db: &Db,
     viewer: &Viewer,
@@ -552,6 +552,9 @@ pub async fn tenant_paths(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::domain::objective::{ObjectiveStatus, Visibility};
+
     #[test]
     fn blocks_keep_the_order_and_the_exact_length() {
         for count in [0, 1, 4095, 4096, 4097, 10_000] {
@@ -564,9 +567,6 @@ mod tests {
             assert!(all.capacity() == count || count <= Blocks::<usize>::BLOCK);
         }
     }
-
-    use super::*;
-    use crate::domain::objective::{ObjectiveStatus, Visibility};
 
     fn entry(start_id: i64, id: i64, parent_id: i64) -> TreeEntry {
         TreeEntry {
