@@ -22,7 +22,6 @@ use crate::http::executor::CheckedSchema;
 use crate::loaders::Stores;
 use crate::store::mongo::MongoStore;
 use crate::store::pg::progress_feed::ProgressFeed;
-use crate::store::pg::user_cache::UserCache;
 use crate::store::shared::{RateLimit, SharedState};
 
 /// The largest request body accepted, in bytes.
@@ -63,8 +62,6 @@ pub struct AppState {
     pub mongo: MongoStore,
     /// Rate-limit buckets and persisted queries, shared by replicas when in Redis.
     pub shared: SharedState,
-    /// The users tokens name, kept fresh by the progress feed's listener.
-    pub users: UserCache,
     /// Browser origins allowed to call the API (CORS); none unless configured.
     pub cors_origins: Vec<HeaderValue>,
     /// Becomes true when the server starts shutting down: open WebSockets close with 1001
@@ -85,8 +82,7 @@ impl AppState {
         feed: ProgressFeed,
         resolution: Resolution,
     ) -> Self {
-        let stores = Stores::new(db, mongo);
-        let users = feed.users().clone();
+        let stores = Stores::new(db, mongo).with_user_cache(feed.users().clone());
         let (going_away_sender, going_away) = tokio::sync::watch::channel(false);
         Self {
             schema: CheckedSchema::new(build_schema(stores.clone(), feed, resolution)),
@@ -95,7 +91,6 @@ impl AppState {
             limits: RequestLimits::default(),
             mongo: mongo.clone(),
             shared: SharedState::local(),
-            users,
             cors_origins: Vec::new(),
             going_away,
             sizes: Arc::default(),

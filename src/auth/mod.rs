@@ -7,7 +7,6 @@ mod jwks;
 
 pub use jwks::{RefreshPolicy, load_jwks};
 
-use crate::store::pg::user_cache::{CachedUser, UserCache};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -234,33 +233,15 @@ fn now_seconds() -> u64 {
 /// Resolves verified claims into a viewer. The user must still exist in the token's tenant,
 /// and the token can narrow the user's role but never widen it. The user comes from this
 /// replica's cache when it holds them (no SQL), else from the database (then cached).
-pub async fn resolve_viewer(
-    org: &OrgRepo,
-    users: &UserCache,
-    claims: &Claims,
-) -> Result<Viewer, AppError> {
+pub async fn resolve_viewer(org: &OrgRepo, claims: &Claims) -> Result<Viewer, AppError> {
     let unauthenticated = || AppError::Unauthenticated("the token is invalid".into());
     let user_id: i64 = claims.sub.parse().map_err(|_| unauthenticated())?;
     let token_role: Role = claims.role.parse().map_err(|_| unauthenticated())?;
-    let user = match users.get(claims.tenant, user_id) {
-        Some(user) => user,
-        None => {
-            let ticket = users.ticket();
-            let stored = org
-                .user(claims.tenant, user_id)
-                .await
-                .map_err(AppError::from)?
-                .ok_or_else(|| {
-                    AppError::Unauthenticated("the token's user no longer exists".into())
-                })?;
-            let user = CachedUser {
-                role: stored.role,
-                team_id: stored.team_id,
-            };
-            users.insert(ticket, claims.tenant, user_id, user);
-            user
-        }
-    };
+    let user = org
+        .user(claims.tenant, user_id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| AppError::Unauthenticated("the token's user no longer exists".into()))?;
     Ok(Viewer {
         tenant_id: claims.tenant,
         user_id,

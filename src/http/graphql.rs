@@ -616,7 +616,5 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Vi
         .and_then(bearer_token)
         .ok_or_else(|| AppError::Unauthenticated("use Authorization: Bearer <token>".into()))?;
     let claims = state.keys.verify(token).await?;
-    resolve_viewer(&state.stores.org, &state.users, &claims)
-        .await
-        .map(Some)
+    resolve_viewer(&state.stores.org, &claims).await.map(Some)
 }

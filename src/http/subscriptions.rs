@@ -341,7 +341,7 @@ async fn authenticate(state: &AppState, payload: &Value) -> Result<(Viewer, Dura
         )
     })?;
     let claims = state.keys.verify(token).await?;
-    let viewer = resolve_viewer(&state.stores.org, &state.users, &claims).await?;
+    let viewer = resolve_viewer(&state.stores.org, &claims).await?;
     Ok((viewer, time_until(claims.exp)))
 }
 

@@ -49,6 +49,7 @@ use crate::store::pg::key_results::KeyResultRepo;
 use crate::store::pg::milestones::MilestoneRepo;
 use crate::store::pg::objectives::ObjectiveRepo;
 use crate::store::pg::org::OrgRepo;
+use crate::store::pg::user_cache::UserCache;
 
 /// The repositories loaders and mutations work through; cheap to clone (pool handles).
 #[derive(Clone)]
@@ -82,6 +83,12 @@ impl Stores {
             outbox_written: Arc::new(Notify::new()),
             reports: Default::default(),
         }
+    }
+
+    /// The same stores reading users through `users`, the replica's user cache.
+    pub fn with_user_cache(mut self, users: UserCache) -> Self {
+        self.org = self.org.with_user_cache(users);
+        self
     }
 }
 

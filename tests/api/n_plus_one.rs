@@ -157,8 +157,8 @@ async fn a_subtree_listing_is_one_statement_whatever_its_size() {
         .gql(Some(&t.admin.token), "{ viewer { id } }", json!({}))
         .await;
     assert_eq!(
-        first.statements, 2,
-        "the user, then the viewer field's user row"
+        first.statements, 1,
+        "the user; the viewer field finds the row in the replica's cache"
     );
     // Pricing a tree read reads its root's stored subtree size, once per replica every few
     // seconds (`http::cost`): the first read of each root costs that statement more.

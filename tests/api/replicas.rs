@@ -297,7 +297,7 @@ async fn writes_spread_over_three_replicas_are_relayed_once_in_order_and_reconci
 }
 
 #[tokio::test]
-async fn a_role_change_or_deletion_reaches_every_replicas_user_cache_within_a_second() {
+async fn a_role_change_rename_or_deletion_reaches_every_replicas_user_cache_within_a_second() {
     let app = spawn_app().await;
     let replica = app.replica().await;
     let t = app.tenant("cache").await;
@@ -361,6 +361,32 @@ async fn a_role_change_or_deletion_reaches_every_replicas_user_cache_within_a_se
         .expect("demote");
     eventually(1, "the demotion to reach the replica", || async {
         !sees_secret(manager.token.clone()).await
+    })
+    .await;
+
+    // Owners come from the cache too: a second read of an objective's owner reads only the
+    // objective, and an operator's rename reaches the replica within a second.
+    let read_owner = "query($id: ID!) { objective(id: $id) { owner { name } } }";
+    let owner_read = || async {
+        app.post_raw(
+            &replica,
+            &owner.token,
+            json!({ "query": read_owner, "variables": { "id": secret } }).to_string(),
+        )
+        .await
+    };
+    let (first, second) = (owner_read().await, owner_read().await);
+    assert_eq!(second.body, first.body);
+    assert_eq!(statements(&second), 1, "the objective's, not its owner's");
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE users SET name = 'Renamed' WHERE id = {}",
+            owner.id
+        ))
+        .await
+        .expect("rename");
+    eventually(1, "the rename to reach the replica", || async {
+        owner_read().await.body["data"]["objective"]["owner"]["name"] == "Renamed"
     })
     .await;
 

@@ -14,6 +14,7 @@ use super::scoped::{
     begin_tenant_write, by_ids, by_ids_by_position, grouped_by, require, update_in_tenant,
 };
 use super::tree;
+use super::user_cache::UserCache;
 use crate::domain::access::Viewer;
 use crate::domain::objective::check_move;
 use crate::domain::role::Role;
@@ -57,11 +58,22 @@ pub struct NewCycle {
 #[derive(Clone)]
 pub struct OrgRepo {
     db: Db,
+    /// Users by id come from here when it holds them (see [`UserCache`]).
+    users: UserCache,
 }
 
 impl OrgRepo {
+    /// A repository reading users from the database every time (a command's, a test's).
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            users: UserCache::default(),
+        }
+    }
+
+    /// The same repository reading users through `users`, the replica's cache.
+    pub fn with_user_cache(self, users: UserCache) -> Self {
+        Self { users, ..self }
     }
 
     /// Creates a tenant with its first admin (for `goalgraph tenant create` and tests).
@@ -90,14 +102,21 @@ impl OrgRepo {
 
     /// The user `id` of `tenant_id`, if any (authentication resolves tokens through this).
     pub async fn user(&self, tenant_id: i64, id: i64) -> StoreResult<Option<user::Model>> {
-        Ok(by_ids::<user::Entity>(&self.db, tenant_id, &[id], None)
-            .await?
-            .pop())
+        Ok(self.users_by_ids(tenant_id, &[id]).await?.pop())
     }
 
+    /// The users of `tenant_id` among `ids`: those the replica's cache holds from there, the
+    /// rest in one statement (then cached).
     pub async fn users_by_ids(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<user::Model>> {
-        // By position: a tree read loads an owner per objective (a thousand for Q2's 1,111).
-        by_ids_by_position::<user::Entity>(&self.db, tenant_id, ids).await
+        let ticket = self.users.ticket();
+        let (mut found, missing) = self.users.get_many(tenant_id, ids);
+        if !missing.is_empty() {
+            // By position: a tree read loads an owner per objective (a thousand for Q2's 1,111).
+            let read = by_ids_by_position::<user::Entity>(&self.db, tenant_id, &missing).await?;
+            self.users.insert(ticket, &read);
+            found.extend(read);
+        }
+        Ok(found)
     }
 
     pub async fn users_by_teams(
