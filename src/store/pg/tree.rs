@@ -180,41 +180,19 @@ async fn subtree_entries(
         ],
     );
     let mut decoder = EntryDecoder::below_starts(read.columns, tenant_id);
-    let mut entries = None;
+    let mut entries = Blocks::default();
     db.for_each_row(statement, |row| {
-        let entries = match &mut entries {
-            Some(entries) => entries,
-            None => entries.insert(Blocks::with_room(expected_rows(row, lowest)?)),
-        };
         entries.push(decoder.decode(row)?);
         Ok::<_, StoreError>(())
     })
     .await?;
-    Ok(entries.map(Blocks::into_vec).unwrap_or_default())
+    Ok(entries.into_vec())
 }
 
-/// The most entries room is made for at once from the stored sizes (a bound, should a stored
-/// size be wrong).
-const MOST_EXPECTED_ROWS: usize = 1 << 20;
-
-/// How many rows the statement of [`subtree_entries`] will return at most, from its first
-/// row's `expected_rows` (the roots' stored subtree sizes, plus the roots when depth 0 is
-/// returned). Under a depth bound it overstates: the room never filled is never touched.
-fn expected_rows(row: &PgRow, lowest: i32) -> StoreResult<usize> {
-    let below: Option<i64> = row
-        .try_get("expected_rows")
-        .map_err(positional::sqlx_error)?;
-    let roots = if lowest == 0 { 1 } else { 0 };
-    let expected = usize::try_from(below.unwrap_or_default()).unwrap_or_default() + roots;
-    Ok(expected.min(MOST_EXPECTED_ROWS))
-}
-
-/// Items gathered into a first block with room for as many as expected, then, should more
-/// come, into fixed-size blocks, moved into one vector of exactly their length a block at a
-/// time. A vector grown by doubling holds its old and new buffers at once when it last grows
-/// (for a whole tree's 111,110 entries room for 65,536 + 131,072, 1.8× the entries) and keeps
-/// the spare room after; gathering a whole tree in blocks and then copying them held the
-/// entries twice (the freed blocks stay with the allocator for a while).
+/// Items gathered in fixed-size blocks while their number is unknown, then moved into one
+/// vector of exactly that length a block at a time. A vector grown by doubling holds its old
+/// and new buffers at once when it last grows (for a whole tree's 111,110 entries room for
+/// 65,536 + 131,072, 1.8× the entries) and keeps the spare room after.
 struct Blocks<T> {
     full: Vec<Vec<T>>,
     current: Vec<T>,
@@ -222,26 +200,19 @@ struct Blocks<T> {
 
 impl<T> Default for Blocks<T> {
     fn default() -> Self {
-        Self::with_room(0)
+        Self {
+            full: Vec::new(),
+            current: Vec::new(),
+        }
     }
 }
 
 impl<T> Blocks<T> {
-    /// Items per block after the first.
+    /// Items per block.
     const BLOCK: usize = 4096;
 
-    /// Blocks whose first has room for `expected` items (a block's worth at most when
-    /// `expected` is less: that one grows by doubling).
-    fn with_room(expected: usize) -> Self {
-        let first = if expected >= Self::BLOCK { expected } else { 0 };
-        Self {
-            full: Vec::new(),
-            current: Vec::with_capacity(first),
-        }
-    }
-
     fn push(&mut self, item: T) {
-        if self.current.len() == self.current.capacity().max(Self::BLOCK) {
+        if self.current.len() == Self::BLOCK {
             let full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::BLOCK));
             self.full.push(full);
         }
@@ -252,7 +223,7 @@ impl<T> Blocks<T> {
         if self.full.is_empty() {
             return self.current;
         }
-        let length = self.full.iter().map(Vec::len).sum::<usize>() + self.current.len();
+        let length = self.full.len() * Self::BLOCK + self.current.len();
         let mut all = Vec::with_capacity(length);
         for block in self.full.into_iter().chain([self.current]) {
             all.extend(block);
@@ -314,11 +285,7 @@ fn subtree_statement_text(roots: Roots, columns: ObjectiveColumns) -> String {
             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
             WHERE t.depth < $3 AND c.archived_at IS NULL
         )
-        SELECT *, (
-            SELECT sum(o.descendant_count)::bigint
-            FROM objectives o WHERE o.tenant_id = $1 AND {roots}
-        ) AS expected_rows
-        FROM tree WHERE depth >= $4
+        SELECT * FROM tree WHERE depth >= $4
         "#
     )
 }
@@ -591,36 +558,14 @@ mod tests {
     #[test]
     fn blocks_keep_the_order_and_the_exact_length() {
         for count in [0, 1, 4095, 4096, 4097, 10_000] {
-            for expected in [0, count / 2, count, count + 1] {
-                let mut blocks = Blocks::with_room(expected);
-                for item in 0..count {
-                    blocks.push(item);
-                }
-                let all = blocks.into_vec();
-                assert_eq!(all, (0..count).collect::<Vec<_>>());
-                let room = match expected >= Blocks::<usize>::BLOCK && count <= expected {
-                    true => expected,
-                    false => count,
-                };
-                assert!(
-                    all.capacity() == room || count <= Blocks::<usize>::BLOCK,
-                    "{count} items, {expected} expected: room for {}",
-                    all.capacity()
-                );
+            let mut blocks = Blocks::default();
+            for item in 0..count {
+                blocks.push(item);
             }
+            let all = blocks.into_vec();
+            assert_eq!(all, (0..count).collect::<Vec<_>>());
+            assert!(all.capacity() == count || count <= Blocks::<usize>::BLOCK);
         }
-    }
-
-    #[test]
-    fn expected_items_fill_the_first_block_without_a_copy() {
-        let mut blocks = Blocks::with_room(10_000);
-        let first = blocks.current.as_ptr();
-        for item in 0..10_000 {
-            blocks.push(item);
-        }
-        assert!(blocks.full.is_empty());
-        let all = blocks.into_vec();
-        assert_eq!(all.as_ptr(), first);
     }
 
     fn entry(start_id: i64, id: i64, parent_id: i64) -> TreeEntry {
