@@ -39,6 +39,7 @@ mod m20261130_000005_replica_coordination;
 mod m20261130_000006_user_change_notify;
 mod m20261130_000007_subtree_sizes;
 mod m20261130_000008_report_cache_and_indexes;
+mod m20261201_000009_user_truncate_notify;
 
 /// The ordered list of goalgraph migrations.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_user_change_notify::Migration),
             Box::new(m20261130_000007_subtree_sizes::Migration),
             Box::new(m20261130_000008_report_cache_and_indexes::Migration),
+            Box::new(m20261201_000009_user_truncate_notify::Migration),
         ]
     }
 }

@@ -403,5 +403,18 @@ async fn a_role_change_rename_or_deletion_reaches_every_replicas_user_cache_with
         .await
         .expect("delete");
     eventually(1, "the deletion to reach the replica", unauthenticated).await;
+
+    // So does an operator's TRUNCATE (no row trigger fires for it): the owner, whose token the
+    // replica has cached, is refused within a second.
+    let owner_refused = || async {
+        app.gql_at(&replica, &owner.token, query, json!({})).await["errors"][0]["extensions"]["code"]
+            == "UNAUTHENTICATED"
+    };
+    assert!(!owner_refused().await);
+    app.db
+        .execute_unprepared("TRUNCATE users CASCADE")
+        .await
+        .expect("truncate");
+    eventually(1, "the truncation to reach the replica", owner_refused).await;
     app.stop().await;
 }

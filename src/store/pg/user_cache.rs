@@ -4,7 +4,8 @@
 //! creates users but never changes them. PostgreSQL tells every replica when a user changes:
 //! a trigger on `users` sends `NOTIFY goalgraph_users, '<tenant>:<user>'` on every update or
 //! delete (whoever makes it: an operator's SQL, a future mutation), and each replica's
-//! listener (see `progress_feed`) evicts the entry. While the listener is not connected nothing is served
+//! listener (see `progress_feed`) evicts the entry; a `TRUNCATE` sends `'*'`, which empties
+//! the cache. While the listener is not connected nothing is served
 //! from the cache, and it is emptied whenever the listener (re)connects, so a notification
 //! missed during a disconnection can never leave a stale role behind.
 
@@ -83,8 +84,8 @@ impl UserCache {
         }
     }
 
-    /// Applies a `goalgraph_users` notification (`<tenant>:<user>`); anything unreadable
-    /// empties the cache.
+    /// Applies a `goalgraph_users` notification (`<tenant>:<user>`); anything else (`*` after
+    /// a `TRUNCATE`) empties the cache.
     pub fn evict_notified(&self, payload: &str) {
         let key = payload.split_once(':').and_then(|(tenant, user)| {
             Some((
