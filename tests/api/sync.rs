@@ -152,6 +152,17 @@ async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() 
     // This test drives its own consumer: the API stops (giving up its consumer's lease), and
     // notes are written to goal_updates directly, as another replica would.
     app.stop().await;
+    // Whether the API's consumer stored where its stream started before the stop depends on
+    // timing (a loaded machine once stopped it before): start from no token every time, so
+    // this test's consumer begins afresh, and wait below until it has stored its start.
+    // (Waiting only for the row let notes be written before a fresh stream opened: they were
+    // never counted — "29 of 30".)
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE change_stream_offsets SET resume_token = NULL WHERE consumer = '{CONSUMER}'"
+        ))
+        .await
+        .expect("forget the API consumer's token");
     let objective_id = goalgraph::domain::global_id::GlobalId::decode(&objective)
         .expect("id")
         .id;
@@ -166,11 +177,15 @@ async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() 
             .and_then(|row| row.try_get::<i64>("", "n").ok())
             .unwrap_or(0)
     };
+    // The consumer has stored where its stream starts: every note written from now on counts.
     let started = || async {
         app.db
             .query_one_raw(sea_orm::Statement::from_string(
                 app.db.get_database_backend(),
-                format!("SELECT 1 AS one FROM change_stream_offsets WHERE consumer = '{CONSUMER}'"),
+                format!(
+                    "SELECT 1 AS one FROM change_stream_offsets \
+                     WHERE consumer = '{CONSUMER}' AND resume_token IS NOT NULL"
+                ),
             ))
             .await
             .expect("offset")
