@@ -75,6 +75,11 @@ fn describe() {
         "Report answers looked up in the report cache, by report and outcome (hit or miss)."
     );
     describe_counter!(
+        "goalgraph_user_cache_total",
+        "Users looked up in the replica's user cache (tokens' users, owners, authors), by \
+         outcome (hit, or miss: read from PostgreSQL)."
+    );
+    describe_counter!(
         "goalgraph_graphql_requests_total",
         "GraphQL requests answered, by operation name and outcome (ok, or the first error's code)."
     );
@@ -185,6 +190,17 @@ pub fn record_pre_rendered_list() {
     let _ = CURRENT.try_with(|counters| {
         counters.pre_rendered_lists.fetch_add(1, Ordering::Relaxed);
     });
+}
+
+/// Counts users found in the replica's user cache and users read from PostgreSQL instead, in
+/// `goalgraph_user_cache_total{outcome}`.
+pub fn record_user_lookups(hits: usize, misses: usize) {
+    for (outcome, count) in [("hit", hits), ("miss", misses)] {
+        if count > 0 {
+            metrics::counter!("goalgraph_user_cache_total", "outcome" => outcome)
+                .increment(count as u64);
+        }
+    }
 }
 
 /// Spawns `fut` (a DataLoader batch) on the runtime in a span of the current request's,

@@ -206,6 +206,11 @@ async fn a_subtree_listing_is_one_statement_whatever_its_size() {
     // replica's cache.
     assert_eq!(whole.statements, 1);
     assert_eq!(branch.statements, 1);
+    let metrics = app.get_text("/metrics").await;
+    for outcome in ["hit", "miss"] {
+        let series = format!("goalgraph_user_cache_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&series), "{series} missing from /metrics");
+    }
 }
 
 #[tokio::test]

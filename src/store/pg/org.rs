@@ -110,6 +110,7 @@ impl OrgRepo {
     pub async fn users_by_ids(&self, tenant_id: i64, ids: &[i64]) -> StoreResult<Vec<user::Model>> {
         let ticket = self.users.ticket();
         let (mut found, missing) = self.users.get_many(tenant_id, ids);
+        crate::store::metrics::record_user_lookups(found.len(), missing.len());
         if !missing.is_empty() {
             // By position: a tree read loads an owner per objective (a thousand for Q2's 1,111).
             let read = by_ids_by_position::<user::Entity>(&self.db, tenant_id, &missing).await?;
