@@ -153,7 +153,7 @@ async fn the_change_stream_consumer_resumes_without_losing_or_double_counting() 
     // notes are written to goal_updates directly, as another replica would.
     app.stop().await;
     // Whether the API's consumer stored where its stream started before the stop depends on
-    // timing (a loaded machine once stopped it before): start from no token every time, so
+    // timing (on a loaded machine it may not have): start from no token every time, so
     // this test's consumer begins afresh, and wait below until it has stored its start.
     // (Waiting only for the row let notes be written before a fresh stream opened: they were
     // never counted — "29 of 30".)

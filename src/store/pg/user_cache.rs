@@ -5,9 +5,9 @@
 //! a trigger on `users` sends `NOTIFY goalgraph_users, '<tenant>:<user>'` on every update or
 //! delete (whoever makes it: an operator's SQL, a future mutation), and each replica's
 //! listener (see `progress_feed`) evicts the entry; a `TRUNCATE` sends `'*'`, which empties
-//! the cache. While the listener is not connected nothing is served
-//! from the cache, and it is emptied whenever the listener (re)connects, so a notification
-//! missed during a disconnection can never leave a stale role behind.
+//! the cache. While the listener is not connected nothing is served from the cache, and it is
+//! emptied whenever the listener (re)connects, so a notification missed during a
+//! disconnection can never leave a stale user (role, team, name) behind.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
