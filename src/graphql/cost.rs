@@ -547,9 +547,9 @@ pub fn actual(data: &Value) -> Estimate {
                 }
             }
             Value::Binary(bytes) => {
-                if let Some((cost, nodes, _)) = super::prerender::decode(bytes) {
-                    estimate.cost = estimate.cost.saturating_add(cost);
-                    estimate.nodes = estimate.nodes.saturating_add(nodes);
+                if let Some(list) = super::prerender::Header::decode(bytes) {
+                    estimate.cost = estimate.cost.saturating_add(list.counts.cost);
+                    estimate.nodes = estimate.nodes.saturating_add(list.counts.nodes);
                 }
             }
             _ => {}

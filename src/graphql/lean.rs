@@ -323,7 +323,7 @@ where
 impl<T> OutputType for SharedList<T>
 where
     T: RefCast + OutputType,
-    T::From: Sized + Send + Sync + ListRow,
+    T::From: Sized + Send + Sync + ListRow + 'static,
 {
     fn type_name() -> Cow<'static, str> {
         <Vec<T> as OutputType>::type_name()

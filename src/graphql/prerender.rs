@@ -6,24 +6,26 @@
 //! keys, then serialised and dropped). For an 11,111-objective subtree that tree was about half
 //! of the server's CPU per request and a third of its memory above idle.
 //!
-//! The JSON travels inside the answer as a [`Value::Binary`] holding a header (the cost counts)
-//! and the text ([`Writer::finish`] / [`decode`]); the HTTP handler's writer ([`write_response`])
-//! puts the text in place (a large list as a piece of the body of its own, not copied), and the
-//! cost settlement reads the counts from the header. Only requests carrying
-//! [`PreRendering`] (set by the HTTP handler) are pre-rendered: WebSocket answers are serialised
-//! by async-graphql and keep the value tree. Anything this module does not know — another field,
-//! an argument, a directive, a key selected twice, a failing load — leaves the list to the
-//! lean resolution ([`super::lean`]), so answers and errors stay what they were; the
-//! differential test (`tests/api/lean.rs`) requires the same JSON written with the same bytes as
-//! `--no-pre-rendered-lists` (up to the member order of async-graphql's own containers) and the
-//! same JSON as `--plain-resolution`.
+//! The answer holds a [`Value::Binary`] with a [`Header`]: the list's cost counts, which the
+//! cost settlement reads, and its place among the request's [`PendingLists`], which hold the
+//! plan, the rows and their related rows. The JSON is written when the HTTP handler writes the
+//! answer ([`body::write_response`]): a short list in place, a long one a piece at a time while
+//! the body is sent, so a large answer is never in memory whole next to its rows. Only requests
+//! carrying [`PreRendering`] (set by the HTTP handler) are pre-rendered: WebSocket answers are
+//! serialised by async-graphql and keep the value tree. Anything this module does not know —
+//! another field, an argument, a directive, a key selected twice, a failing load — leaves the
+//! list to the lean resolution ([`super::lean`]), so answers and errors stay what they were;
+//! the differential test (`tests/api/lean.rs`) requires the same JSON written with the same
+//! bytes as `--no-pre-rendered-lists` (up to the member order of async-graphql's own
+//! containers) and the same JSON as `--plain-resolution`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::sync::OnceLock;
+pub mod body;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{BatchResponse, ContextSelectionSet, Name, Positioned, Response, Value};
+use async_graphql::{ContextSelectionSet, Name, Positioned, Value};
 use axum::body::Bytes;
 use ref_cast::RefCast;
 
@@ -35,16 +37,23 @@ use crate::loaders::{KeyResultsOf, RequestLoader, SharedRows, UserById};
 use crate::store::pg::entity::{key_result, objective, user};
 use crate::store::pg::tree;
 
-/// Request data: this request's answer is written by [`write_response`], so its lists may be
-/// pre-rendered.
-#[derive(Default)]
+/// Request data: this request's answer is written by [`body::write_response`], so its lists
+/// may be pre-rendered, kept in `lists` until then.
 pub struct PreRendering {
     /// The fields whose response key is selected more than once on their object (their
     /// answers are merged item by item, as values), found once per request.
     merged: OnceLock<Vec<usize>>,
+    lists: Arc<PendingLists>,
 }
-
 impl PreRendering {
+    /// Pre-rendering for a request whose answer is written with `lists`.
+    pub fn new(lists: Arc<PendingLists>) -> Self {
+        Self {
+            merged: OnceLock::new(),
+            lists,
+        }
+    }
+
     fn allows(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> bool {
         let merged = self.merged.get_or_init(|| {
             let mut merged = Vec::new();
@@ -224,35 +233,41 @@ impl ListRow for key_result::Model {
 }
 
 /// What one selected field writes.
-enum Part<'a> {
+enum Part {
     Typename,
-    /// A field read from the row (checked when written: a field that is not plain stops the
-    /// pre-rendering).
-    Plain(&'a str),
-    Relation(Relation, Plan<'a>),
+    /// A field read from the row (checked on the first row the plan meets: a field that is
+    /// not plain stops the pre-rendering).
+    Plain(Name),
+    Relation(Relation, Plan),
 }
 
 /// One selected field of a plan.
-struct PlanField<'a> {
-    key: &'a Name,
+struct PlanField {
+    key: Name,
     /// What precedes its answer in an object: `"key":`, after a comma unless it is the first
     /// (escaped once per list, not once per object).
     prefix: Vec<u8>,
-    part: Part<'a>,
+    part: Part,
 }
 
-/// The fields an object of `kind` answers, in selection order, by response key.
-struct Plan<'a> {
+/// The fields an object of `kind` answers, in selection order, by response key. It owns what
+/// it takes from the query (names are shared), so that the list can be written after the
+/// execution, while the answer is sent.
+struct Plan {
     kind: Kind,
-    fields: Vec<PlanField<'a>>,
+    fields: Vec<PlanField>,
+    /// Whether its plain fields were found plain on a row ([`Plan::count_object`]; every row
+    /// of a kind answers the same fields).
+    checked: bool,
 }
 
-impl<'a> Plan<'a> {
+impl Plan {
     /// The plan of `set` on `kind`, or `None` when this module cannot write it.
-    fn of(ctx: &ContextSelectionSet<'a>, set: &'a SelectionSet, kind: Kind) -> Option<Self> {
+    fn of(ctx: &ContextSelectionSet<'_>, set: &SelectionSet, kind: Kind) -> Option<Self> {
         let mut plan = Plan {
             kind,
             fields: Vec::new(),
+            checked: false,
         };
         plan.add(ctx, set)?;
         let mut keys: Vec<&str> = plan.fields.iter().map(|field| field.key.as_str()).collect();
@@ -262,7 +277,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Adds the fields of `set`, fragments expanded as the lean path expands them.
-    fn add(&mut self, ctx: &ContextSelectionSet<'a>, set: &'a SelectionSet) -> Option<()> {
+    fn add(&mut self, ctx: &ContextSelectionSet<'_>, set: &SelectionSet) -> Option<()> {
         for selection in &set.items {
             let (condition, inner) = match &selection.node {
                 Selection::Field(field) => {
@@ -270,7 +285,7 @@ impl<'a> Plan<'a> {
                     if !field.directives.is_empty() || !field.arguments.is_empty() {
                         return None;
                     }
-                    let name = field.name.node.as_str();
+                    let name = &field.name.node;
                     let key = &field.response_key().node;
                     let part = if name == "__typename" {
                         Part::Typename
@@ -278,7 +293,7 @@ impl<'a> Plan<'a> {
                         let inner = Plan::of(ctx, &field.selection_set.node, relation.target())?;
                         Part::Relation(relation, inner)
                     } else if field.selection_set.node.items.is_empty() {
-                        Part::Plain(name)
+                        Part::Plain(name.clone())
                     } else {
                         return None;
                     };
@@ -288,7 +303,11 @@ impl<'a> Plan<'a> {
                     }
                     serde_json::to_writer(&mut prefix, key.as_str()).ok()?;
                     prefix.push(b':');
-                    self.fields.push(PlanField { key, prefix, part });
+                    self.fields.push(PlanField {
+                        key: key.clone(),
+                        prefix,
+                        part,
+                    });
                     continue;
                 }
                 Selection::FragmentSpread(spread) => {
@@ -327,6 +346,98 @@ impl<'a> Plan<'a> {
             _ => false,
         })
     }
+
+    /// Adds to `counts` what the list of `rows` answers, checking on the first object of each
+    /// plan that its plain fields are plain (so that writing them cannot fail later).
+    fn count_list<'r>(
+        &mut self,
+        rows: impl Iterator<Item = Row<'r>>,
+        len: usize,
+        related: &'r Related,
+        counts: &mut Counts,
+    ) -> Option<()> {
+        counts.nodes += len as u64;
+        for row in rows {
+            self.count_object(row, related, counts)?;
+        }
+        Some(())
+    }
+
+    fn count_object<'r>(
+        &mut self,
+        row: Row<'r>,
+        related: &'r Related,
+        counts: &mut Counts,
+    ) -> Option<()> {
+        if !self.checked {
+            for field in &self.fields {
+                if let Part::Plain(name) = &field.part {
+                    row.plain(name)?;
+                }
+            }
+            self.checked = true;
+        }
+        counts.cost += self.fields.len() as u64;
+        for field in &mut self.fields {
+            if let Part::Relation(relation, inner) = &mut field.part {
+                match related.follow(*relation, row)? {
+                    Followed::Null => {}
+                    Followed::Object(target) => inner.count_object(target, related, counts)?,
+                    Followed::KeyResults(rows) => {
+                        let items = rows.iter().map(Row::KeyResult);
+                        inner.count_list(items, rows.len(), related, counts)?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Appends the object of `row` to `out` as JSON.
+    fn write_object(&self, out: &mut Vec<u8>, row: Row<'_>, related: &Related) -> Option<()> {
+        out.push(b'{');
+        for field in &self.fields {
+            out.extend_from_slice(&field.prefix);
+            match &field.part {
+                Part::Typename => serde_json::to_writer(&mut *out, self.kind.type_name()).ok()?,
+                Part::Plain(name) => row.plain(name)?.write_json(out).ok()?,
+                Part::Relation(relation, inner) => match related.follow(*relation, row)? {
+                    Followed::Null => out.extend_from_slice(b"null"),
+                    Followed::Object(target) => inner.write_object(out, target, related)?,
+                    Followed::KeyResults(rows) => {
+                        out.push(b'[');
+                        for (index, row) in rows.iter().enumerate() {
+                            if index > 0 {
+                                out.push(b',');
+                            }
+                            inner.write_object(out, Row::KeyResult(row), related)?;
+                        }
+                        out.push(b']');
+                    }
+                },
+            }
+        }
+        out.push(b'}');
+        Some(())
+    }
+}
+
+/// What [`super::cost::actual`] counts for an answer: 1 for every field of every object, 1
+/// node for every list item.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub cost: u64,
+    pub nodes: u64,
+}
+
+/// Where a relation leads from one row.
+enum Followed<'r> {
+    /// To nothing (an owner the loader did not find).
+    Null,
+    /// To one row.
+    Object(Row<'r>),
+    /// To a list of key results (the only list relation).
+    KeyResults(&'r [key_result::Model]),
 }
 
 /// The related rows a plan reads, loaded before writing (looked up once per object written,
@@ -339,21 +450,44 @@ struct Related {
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+impl Related {
+    /// Where `relation` leads from `row`, or `None` when it does not start at such a row.
+    fn follow<'r>(&'r self, relation: Relation, row: Row<'r>) -> Option<Followed<'r>> {
+        Some(match (relation, row) {
+            (Relation::EntryObjective, Row::Entry(entry)) => {
+                Followed::Object(Row::Objective(&entry.objective))
+            }
+            (Relation::Owner, Row::Objective(objective)) => {
+                match self.owners.get(&objective.owner_id) {
+                    Some(owner) => Followed::Object(Row::User(owner)),
+                    None => Followed::Null,
+                }
+            }
+            (Relation::KeyResults, Row::Objective(objective)) => Followed::KeyResults(
+                self.key_results
+                    .get(&objective.id)
+                    .map(|rows| rows.as_slice())
+                    .unwrap_or_default(),
+            ),
+            _ => return None,
+        })
+    }
+}
+
 /// The list `rows` for the selection of `ctx`, pre-rendered, or `None` when it is left to the
-/// lean path (see the module's comment).
-pub async fn list<R: ListRow>(
+/// lean path (see the module's comment). The answer holds the list's cost counts and its
+/// place among the request's [`PendingLists`]; the JSON is written when the answer is sent.
+pub async fn list<R: ListRow + Send + 'static>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
-    rows: &[R],
+    rows: &SharedRows<R>,
 ) -> Option<Value> {
-    let allowed = ctx
-        .data_opt::<PreRendering>()
-        .is_some_and(|pre| pre.allows(ctx, field));
+    let pre = ctx.data_opt::<PreRendering>()?;
     let resolution = ctx.data_opt::<Resolution>().copied().unwrap_or_default();
-    if !allowed || resolution != Resolution::Lean {
+    if !pre.allows(ctx, field) || resolution != Resolution::Lean {
         return None;
     }
-    let plan = Plan::of(ctx, &ctx.item.node, R::KIND)?;
+    let mut plan = Plan::of(ctx, &ctx.item.node, R::KIND)?;
     let objectives: Vec<&objective::Model> = rows
         .iter()
         .filter_map(|row| match row.row() {
@@ -373,246 +507,191 @@ pub async fn list<R: ListRow>(
         let ids = objectives.iter().map(|objective| objective.id);
         related.key_results = loader.load_many(ids).await.ok()?.into_iter().collect();
     }
-    let mut writer = Writer::new();
-    writer.list(&plan, rows.iter().map(ListRow::row), rows.len(), &related)?;
+    let mut counts = Counts::default();
+    let items = rows.iter().map(ListRow::row);
+    plan.count_list(items, rows.len(), &related, &mut counts)?;
+    let place = pre.lists.push(PendingList {
+        plan,
+        rows: Box::new(Arc::clone(rows)),
+        related,
+    });
     crate::store::metrics::record_pre_rendered_list();
-    Some(writer.finish())
+    Some(Header { counts, place }.encode())
 }
 
-/// JSON written with the cost counts of [`super::cost::actual`]: every field of every object
-/// counts 1, every list item 1 node.
-struct Writer {
-    out: Vec<u8>,
-    cost: u64,
-    nodes: u64,
+/// The rows of a pending list, whatever their kind.
+trait ListRows: Send + Sync {
+    fn len(&self) -> usize;
+    fn row(&self, index: usize) -> Row<'_>;
 }
 
-/// Marks a [`Value::Binary`] holding pre-rendered JSON.
-const MAGIC: &[u8; 8] = b"\0ggjson\0";
-const HEADER: usize = MAGIC.len() + 16;
-
-impl Writer {
-    fn new() -> Self {
-        let mut out = Vec::with_capacity(HEADER + 256);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&[0; 16]);
-        Self {
-            out,
-            cost: 0,
-            nodes: 0,
-        }
+impl<R: ListRow + Send> ListRows for SharedRows<R> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
     }
 
-    fn finish(mut self) -> Value {
-        self.out[MAGIC.len()..MAGIC.len() + 8].copy_from_slice(&self.cost.to_le_bytes());
-        self.out[MAGIC.len() + 8..HEADER].copy_from_slice(&self.nodes.to_le_bytes());
-        Value::Binary(self.out.into())
+    fn row(&self, index: usize) -> Row<'_> {
+        self[index].row()
     }
+}
 
-    fn list<'r>(
-        &mut self,
-        plan: &Plan<'_>,
-        rows: impl Iterator<Item = Row<'r>>,
-        len: usize,
-        related: &Related,
-    ) -> Option<()> {
-        self.nodes += len as u64;
-        let outermost = self.out.len() == HEADER;
-        self.out.push(b'[');
-        for (index, row) in rows.enumerate() {
-            if index > 0 {
-                self.out.push(b',');
-            }
-            let start = self.out.len();
-            self.object(plan, row, related)?;
-            if outermost && index == 0 {
-                // Room for the rest at the first item's size and half as much again, so a
-                // large answer is not copied by the buffer doubling on its way (later items
-                // can be longer: deeper ids). Room never written to is address space, not
-                // memory: its pages are never touched.
-                let first = self.out.len() - start + 1;
-                self.out.reserve(first.saturating_mul(len) / 2 * 3);
-            }
-        }
-        self.out.push(b']');
-        Some(())
-    }
+/// A pre-rendered list planned, counted and checked, its JSON not yet written: it holds the
+/// rows (shared with the request's loaders while they live) instead of their text, so a large
+/// list is never in memory twice.
+pub struct PendingList {
+    plan: Plan,
+    rows: Box<dyn ListRows>,
+    related: Related,
+}
 
-    fn object(&mut self, plan: &Plan<'_>, row: Row<'_>, related: &Related) -> Option<()> {
-        self.cost += plan.fields.len() as u64;
-        self.out.push(b'{');
-        for field in &plan.fields {
-            self.out.extend_from_slice(&field.prefix);
-            match &field.part {
-                Part::Typename => {
-                    serde_json::to_writer(&mut self.out, plan.kind.type_name()).ok()?
-                }
-                Part::Plain(name) => row.plain(name)?.write_json(&mut self.out).ok()?,
-                Part::Relation(relation, inner) => self.relation(*relation, inner, row, related)?,
-            }
-        }
-        self.out.push(b'}');
-        Some(())
-    }
-
-    fn relation(
-        &mut self,
-        relation: Relation,
-        plan: &Plan<'_>,
-        row: Row<'_>,
-        related: &Related,
-    ) -> Option<()> {
-        match (relation, row) {
-            (Relation::EntryObjective, Row::Entry(entry)) => {
-                self.object(plan, Row::Objective(&entry.objective), related)
-            }
-            (Relation::Owner, Row::Objective(objective)) => {
-                match related.owners.get(&objective.owner_id) {
-                    Some(owner) => self.object(plan, Row::User(owner), related),
-                    None => {
-                        self.out.extend_from_slice(b"null");
-                        Some(())
-                    }
-                }
-            }
-            (Relation::KeyResults, Row::Objective(objective)) => {
-                let rows = related
-                    .key_results
-                    .get(&objective.id)
-                    .map(|rows| rows.as_slice())
-                    .unwrap_or_default();
-                self.list(plan, rows.iter().map(Row::KeyResult), rows.len(), related)
-            }
-            _ => None,
+impl PendingList {
+    /// The list's JSON in pieces of about [`ListChunks::SIZE`] bytes, each written when it is
+    /// asked for.
+    pub fn into_chunks(self) -> ListChunks {
+        ListChunks {
+            list: self,
+            next: 0,
+            done: false,
         }
     }
 }
 
-/// The cost counts and the JSON text of a pre-rendered list, or `None` for other binary data.
-pub fn decode(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
-    if bytes.len() < HEADER || &bytes[..MAGIC.len()] != MAGIC {
-        return None;
-    }
-    let count = |at: usize| {
-        let mut le = [0; 8];
-        le.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(le)
-    };
-    Some((count(MAGIC.len()), count(MAGIC.len() + 8), &bytes[HEADER..]))
-}
-
-/// `response` as JSON, as `serde_json` writes async-graphql's responses, with pre-rendered
-/// lists put in place: in pieces, each pre-rendered list of 64 KiB or more a piece of its own
-/// sharing the list's buffer, so the largest part of a large answer is not copied again on its
-/// way out.
-pub fn write_response(response: &BatchResponse) -> std::io::Result<Vec<Bytes>> {
-    let mut out = Pieces::default();
-    match response {
-        BatchResponse::Single(single) => write_single(&mut out, single)?,
-        BatchResponse::Batch(all) => {
-            out.push(b'[');
-            for (index, single) in all.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_single(&mut out, single)?;
-            }
-            out.push(b']');
-        }
-    }
-    Ok(out.finish())
-}
-
-/// An answer being written: the pieces so far and the text after the last of them.
+/// The pre-rendered lists of one HTTP request's answer (all of a batch's), shared by the
+/// requests' [`PreRendering`] and the handler that writes the answer.
 #[derive(Default)]
-struct Pieces {
-    done: Vec<Bytes>,
-    text: Vec<u8>,
+pub struct PendingLists(Mutex<Vec<Option<PendingList>>>);
+
+impl PendingLists {
+    /// Keeps `list`, answering its place.
+    fn push(&self, list: PendingList) -> u64 {
+        let mut lists = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lists.push(Some(list));
+        lists.len() as u64 - 1
+    }
+
+    /// The list at `place`, once.
+    pub fn take(&self, place: u64) -> Option<PendingList> {
+        let mut lists = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lists.get_mut(usize::try_from(place).ok()?)?.take()
+    }
 }
 
-impl Pieces {
-    fn push(&mut self, byte: u8) {
-        self.text.push(byte);
-    }
+/// A pending list's JSON, a piece at a time: `[`, whole objects until the piece holds
+/// [`Self::SIZE`] bytes or more, and `]` after the last.
+pub struct ListChunks {
+    list: PendingList,
+    next: usize,
+    done: bool,
+}
 
-    /// Puts `bytes` next: as a piece of its own (not copied) when it is large, else copied.
-    fn splice(&mut self, bytes: Bytes) {
-        /// Below this, a copy costs less than a write of its own.
-        const PIECE_OF_ITS_OWN: usize = 64 * 1024;
-        if bytes.len() < PIECE_OF_ITS_OWN {
-            self.text.extend_from_slice(&bytes);
-            return;
-        }
-        if !self.text.is_empty() {
-            self.done.push(std::mem::take(&mut self.text).into());
-        }
-        self.done.push(bytes);
-    }
+impl ListChunks {
+    /// The size a piece is written up to (it ends with the object that reaches it).
+    pub const SIZE: usize = 64 * 1024;
 
-    fn finish(mut self) -> Vec<Bytes> {
-        if !self.text.is_empty() {
-            self.done.push(self.text.into());
-        }
+    /// Whether every piece has been written.
+    pub fn is_done(&self) -> bool {
         self.done
     }
 }
 
-impl std::io::Write for Pieces {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.text.extend_from_slice(buf);
-        Ok(buf.len())
-    }
+impl Iterator for ListChunks {
+    type Item = std::io::Result<Bytes>;
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `{"data":…,"extensions":…,"errors":…}`, the last two when not empty (async-graphql's order).
-fn write_single(out: &mut Pieces, response: &Response) -> std::io::Result<()> {
-    out.write_all(b"{\"data\":")?;
-    write_value(out, &response.data)?;
-    if !response.extensions.is_empty() {
-        out.write_all(b",\"extensions\":")?;
-        serde_json::to_writer(&mut *out, &response.extensions as &BTreeMap<String, Value>)?;
-    }
-    if !response.errors.is_empty() {
-        out.write_all(b",\"errors\":")?;
-        serde_json::to_writer(&mut *out, &response.errors)?;
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-fn write_value(out: &mut Pieces, value: &Value) -> std::io::Result<()> {
-    match value {
-        Value::List(items) => {
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let ListChunks { list, next, done } = self;
+        let len = list.rows.len();
+        let mut out = Vec::with_capacity(Self::SIZE + Self::SIZE / 4);
+        if *next == 0 {
             out.push(b'[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item)?;
+        }
+        while *next < len && out.len() < Self::SIZE {
+            if *next > 0 {
+                out.push(b',');
             }
+            let row = list.rows.row(*next);
+            if list
+                .plan
+                .write_object(&mut out, row, &list.related)
+                .is_none()
+            {
+                // Not expected: counting checked every field this writes.
+                *done = true;
+                return Some(Err(std::io::Error::other("a pre-rendered list failed")));
+            }
+            *next += 1;
+        }
+        if *next == len {
             out.push(b']');
+            *done = true;
         }
-        Value::Object(object) => {
-            out.push(b'{');
-            for (index, (key, item)) in object.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key.as_str())?;
-                out.push(b':');
-                write_value(out, item)?;
-            }
-            out.push(b'}');
-        }
-        Value::Binary(bytes) => match decode(bytes) {
-            Some(_) => out.splice(bytes.slice(HEADER..)),
-            None => serde_json::to_writer(&mut *out, value)?,
-        },
-        scalar => serde_json::to_writer(&mut *out, scalar)?,
+        Some(Ok(out.into()))
     }
-    Ok(())
+}
+
+/// What a pre-rendered list's [`Value::Binary`] holds: its cost counts and its place among
+/// the request's [`PendingLists`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub counts: Counts,
+    pub place: u64,
+}
+
+/// Marks a [`Value::Binary`] holding a [`Header`].
+const MAGIC: &[u8; 8] = b"\0gglist\0";
+
+impl Header {
+    fn encode(self) -> Value {
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 24);
+        bytes.extend_from_slice(MAGIC);
+        for number in [self.counts.cost, self.counts.nodes, self.place] {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        Value::Binary(bytes.into())
+    }
+
+    /// The header `bytes` hold, or `None` for other binary data.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let numbers = bytes.strip_prefix(MAGIC.as_slice())?;
+        if numbers.len() != 24 {
+            return None;
+        }
+        let number = |at: usize| {
+            let mut le = [0; 8];
+            le.copy_from_slice(&numbers[at..at + 8]);
+            u64::from_le_bytes(le)
+        };
+        Some(Header {
+            counts: Counts {
+                cost: number(0),
+                nodes: number(8),
+            },
+            place: number(16),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_reads_back_as_written_and_other_binary_data_is_not_a_header() {
+        let header = Header {
+            counts: Counts {
+                cost: 55_556,
+                nodes: 11_110,
+            },
+            place: 3,
+        };
+        let Value::Binary(bytes) = header.encode() else {
+            panic!("binary");
+        };
+        assert_eq!(Header::decode(&bytes), Some(header));
+        assert_eq!(Header::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(Header::decode(b"\0gglist\0 but not numbers"), None);
+        assert_eq!(Header::decode(b"plain bytes of a scalar's own"), None);
+    }
 }

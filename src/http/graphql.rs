@@ -9,6 +9,7 @@
 
 use crate::error::code;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
@@ -27,7 +28,8 @@ use crate::auth::{bearer_token, resolve_viewer};
 use crate::domain::access::Viewer;
 use crate::error::{AppError, sanitize};
 use crate::graphql::limits::{MAX_BATCH, rejection};
-use crate::graphql::prerender::{self, PreRendering};
+use crate::graphql::prerender::body::{self, Piece};
+use crate::graphql::prerender::{PendingLists, PreRendering};
 use crate::http::negotiation::{AnswerType, not_executed};
 use crate::http::{cost, persisted, playground};
 use crate::loaders;
@@ -194,6 +196,7 @@ async fn run(
         BatchRequest::Batch(_) => "batch".to_owned(),
     };
     let mut operation = operation_of(&batch);
+    let lists = Arc::new(PendingLists::default());
     let executed = counters
         .clone()
         .scope(async {
@@ -244,12 +247,12 @@ async fn run(
             };
             let batch = match batch {
                 BatchRequest::Single(request) => {
-                    BatchRequest::Single(prepare.apply(&state, request))
+                    BatchRequest::Single(prepare.apply(&state, request, &lists))
                 }
                 BatchRequest::Batch(requests) => BatchRequest::Batch(
                     requests
                         .into_iter()
-                        .map(|request| prepare.apply(&state, request))
+                        .map(|request| prepare.apply(&state, request, &lists))
                         .collect(),
                 ),
             };
@@ -283,7 +286,7 @@ async fn run(
     let (mut http, outcome) = match executed {
         Ok((mut response, rate_headers)) => {
             sanitize_all(&mut response);
-            let mut http = answer_with(answer, &response);
+            let mut http = answer_with(answer, &response, &lists);
             http.headers_mut().extend(rate_headers);
             (http, outcome_of(&response))
         }
@@ -371,8 +374,8 @@ fn not_acceptable() -> Response {
 /// `response` as an HTTP answer of type `answer`: its status, content type and the headers
 /// resolvers set; in `application/graphql-response+json`, a request that failed before
 /// execution has no `data` entry.
-fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
-    let body = match response {
+fn answer_with(answer: AnswerType, response: &BatchResponse, lists: &PendingLists) -> Response {
+    let pieces = match response {
         BatchResponse::Single(single)
             if answer == AnswerType::GraphqlResponse && not_executed(single) =>
         {
@@ -380,11 +383,11 @@ fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
                 errors: &single.errors,
                 extensions: &single.extensions,
             })
-            .map(|text| vec![Bytes::from(text)])
+            .map(|text| vec![Piece::Ready(Some(text.into()))])
         }
-        _ => prerender::write_response(response).map_err(serde_json::Error::io),
+        _ => body::write_response(response, lists).map_err(serde_json::Error::io),
     };
-    let mut http = match body {
+    let mut http = match pieces {
         Ok(pieces) => pieces_body(pieces),
         Err(error) => {
             tracing::error!(%error, "a response could not be serialised");
@@ -407,18 +410,24 @@ fn answer_with(answer: AnswerType, response: &BatchResponse) -> Response {
     http
 }
 
-/// A response whose body is `pieces` one after another, with its `Content-Length` (a body
-/// of several pieces would otherwise be sent chunked, its length unknown to the client).
-fn pieces_body(pieces: Vec<Bytes>) -> Response {
-    let length: usize = pieces.iter().map(Bytes::len).sum();
-    let mut http = match <[Bytes; 1]>::try_from(pieces) {
-        Ok([whole]) => Response::new(axum::body::Body::from(whole)),
+/// A response whose body is `pieces` one after another: with its `Content-Length` when every
+/// piece is written already (a body of several pieces would otherwise be sent chunked, its
+/// length unknown to the client), chunked when a long list is written while it is sent.
+fn pieces_body(pieces: Vec<Piece>) -> Response {
+    let length: Option<usize> = pieces.iter().map(Piece::ready_len).sum();
+    let mut http = match <[Piece; 1]>::try_from(pieces) {
+        Ok([Piece::Ready(whole)]) => {
+            Response::new(axum::body::Body::from(whole.unwrap_or_default()))
+        }
+        Ok([piece]) => Response::new(axum::body::Body::from_stream(futures::stream::iter(piece))),
         Err(pieces) => Response::new(axum::body::Body::from_stream(futures::stream::iter(
-            pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+            pieces.into_iter().flatten(),
         ))),
     };
-    http.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(length) = length {
+        http.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     http
 }
 
@@ -543,10 +552,17 @@ enum Prepared {
 }
 
 impl Prepared {
-    fn apply(&self, state: &AppState, request: async_graphql::Request) -> async_graphql::Request {
+    fn apply(
+        &self,
+        state: &AppState,
+        request: async_graphql::Request,
+        lists: &Arc<PendingLists>,
+    ) -> async_graphql::Request {
         match self {
             Prepared::Viewer(viewer) => loaders::register(
-                request.data(*viewer).data(PreRendering::default()),
+                request
+                    .data(*viewer)
+                    .data(PreRendering::new(Arc::clone(lists))),
                 &state.stores,
                 *viewer,
                 loaders::LoaderCache::PerRequest,
@@ -598,6 +614,7 @@ fn refusal(answer: AnswerType, status: StatusCode, error: ServerError) -> Respon
     let mut response = answer_with(
         answer,
         &BatchResponse::Single(GqlResponse::from_errors(vec![error])),
+        &PendingLists::default(),
     );
     if status != StatusCode::OK {
         *response.status_mut() = status;

@@ -335,58 +335,68 @@ fn raw_client() -> reqwest::Client {
         .expect("client")
 }
 
-/// A large list leaves as a piece of the body of its own (not copied into the rest): the
-/// answer still carries its exact `Content-Length`, is not chunked, and reads as the same JSON
-/// as the one written as a whole by `--no-pre-rendered-lists` resolution.
+/// A long pre-rendered list is written while the body is sent (chunked: its length is not
+/// known before), a short answer keeps its exact `Content-Length`, and both read as the same
+/// JSON as the answers async-graphql writes as a whole (`--no-pre-rendered-lists`).
 #[tokio::test]
-async fn an_answer_sent_in_pieces_declares_its_exact_length() {
+async fn a_long_list_is_sent_as_it_is_written_and_a_short_answer_declares_its_length() {
     let app = spawn_app().await;
     let t = app.tenant("pieces").await;
     let root = app.bench_tree(&t, 4, 10).await;
     let whole = app
         .replica_with(|settings| settings.resolution = Resolution::LeanValues)
         .await;
-    let subtree = json!({
-        "query": "query($id: ID!) { objective(id: $id) { id descendants { depth objective { id title status weight owner { name } } } } }",
-        "variables": { "id": crate::helpers::objective_id(root) },
-    });
-    let mut answers = Vec::new();
-    for address in [&app.address, &whole] {
-        let response = raw_client()
-            .post(format!("{address}/graphql"))
-            .bearer_auth(&t.admin.token)
-            .header("accept-encoding", "identity")
-            .json(&subtree)
-            .send()
-            .await
-            .expect("request");
-        assert!(response.headers().get("transfer-encoding").is_none());
-        let declared: usize = response.headers()["content-length"]
-            .to_str()
-            .expect("text")
-            .parse()
-            .expect("a length");
-        let lists = response.headers()["x-goalgraph-pre-rendered-lists"].clone();
-        let body = response.bytes().await.expect("body");
-        assert_eq!(declared, body.len());
-        answers.push((lists, body));
+    let subtree = |max_depth: u32| {
+        json!({
+            "query": "query($id: ID!, $depth: Int) { objective(id: $id) { id descendants(maxDepth: $depth) { depth objective { id title status weight owner { name } } } } }",
+            "variables": { "id": crate::helpers::objective_id(root), "depth": max_depth },
+        })
+    };
+    for (max_depth, entries, streamed) in [(3, 1_110, true), (1, 10, false)] {
+        let mut answers = Vec::new();
+        for address in [&app.address, &whole] {
+            let response = raw_client()
+                .post(format!("{address}/graphql"))
+                .bearer_auth(&t.admin.token)
+                .header("accept-encoding", "identity")
+                .json(&subtree(max_depth))
+                .send()
+                .await
+                .expect("request");
+            let headers = response.headers().clone();
+            let lists = headers["x-goalgraph-pre-rendered-lists"].clone();
+            let body = response.bytes().await.expect("body");
+            let chunked = headers
+                .get("transfer-encoding")
+                .is_some_and(|value| value == "chunked");
+            match headers.get("content-length") {
+                Some(declared) => {
+                    assert!(!chunked);
+                    assert_eq!(declared.to_str().expect("text"), body.len().to_string());
+                }
+                None => assert!(chunked, "an answer of unknown length is chunked"),
+            }
+            answers.push((lists, chunked, body));
+        }
+        assert_eq!(answers[0].0, "1");
+        assert_eq!(answers[1].0, "0");
+        assert_eq!(
+            answers[0].1, streamed,
+            "the pre-rendered answer, {entries} entries"
+        );
+        assert!(!answers[1].1, "async-graphql's answer is written whole");
+        assert_eq!(answers[0].2.len() > 64 * 1024, streamed);
+        let read = |body: &[u8]| serde_json::from_slice::<Value>(body).expect("JSON");
+        let pre_rendered = read(&answers[0].2);
+        assert_eq!(pre_rendered, read(&answers[1].2));
+        assert_eq!(
+            pre_rendered["data"]["objective"]["descendants"]
+                .as_array()
+                .expect("list")
+                .len(),
+            entries
+        );
     }
-    assert_eq!(answers[0].0, "1");
-    assert_eq!(answers[1].0, "0");
-    assert!(
-        answers[0].1.len() > 64 * 1024,
-        "a list large enough to be a piece of its own"
-    );
-    let read = |body: &[u8]| serde_json::from_slice::<Value>(body).expect("JSON");
-    let pieced = read(&answers[0].1);
-    assert_eq!(pieced, read(&answers[1].1));
-    assert_eq!(
-        pieced["data"]["objective"]["descendants"]
-            .as_array()
-            .expect("list")
-            .len(),
-        1_110
-    );
 }
 
 #[tokio::test]
