@@ -180,19 +180,41 @@ async fn subtree_entries(
         ],
     );
     let mut decoder = EntryDecoder::below_starts(read.columns, tenant_id);
-    let mut entries = Blocks::default();
+    let mut entries = None;
     db.for_each_row(statement, |row| {
+        let entries = match &mut entries {
+            Some(entries) => entries,
+            None => entries.insert(Blocks::with_room(expected_rows(row, lowest)?)),
+        };
         entries.push(decoder.decode(row)?);
         Ok::<_, StoreError>(())
     })
     .await?;
-    Ok(entries.into_vec())
+    Ok(entries.map(Blocks::into_vec).unwrap_or_default())
 }
 
-/// Items gathered in fixed-size blocks while their number is unknown, then moved into one
-/// vector of exactly that length a block at a time. A vector grown by doubling holds its old
-/// and new buffers at once when it last grows (for a whole tree's 111,110 entries room for
-/// 65,536 + 131,072, 1.8× the entries) and keeps the spare room after.
+/// The most entries room is made for at once from the stored sizes (a bound, should a stored
+/// size be wrong).
+const MOST_EXPECTED_ROWS: usize = 1 << 20;
+
+/// How many rows the statement of [`subtree_entries`] will return at most, from its first
+/// row's `expected_rows` (the roots' stored subtree sizes, plus the roots when depth 0 is
+/// returned). Under a depth bound it overstates: the room never filled is never touched.
+fn expected_rows(row: &PgRow, lowest: i32) -> StoreResult<usize> {
+    let below: Option<i64> = row
+        .try_get("expected_rows")
+        .map_err(positional::sqlx_error)?;
+    let roots = if lowest == 0 { 1 } else { 0 };
+    let expected = usize::try_from(below.unwrap_or_default()).unwrap_or_default() + roots;
+    Ok(expected.min(MOST_EXPECTED_ROWS))
+}
+
+/// Items gathered into a first block with room for as many as expected, then, should more
+/// come, into fixed-size blocks, moved into one vector of exactly their length a block at a
+/// time. A vector grown by doubling holds its old and new buffers at once when it last grows
+/// (for a whole tree's 111,110 entries room for 65,536 + 131,072, 1.8× the entries) and keeps
+/// the spare room after; gathering a whole tree in blocks and then copying them held the
+/// entries twice (the freed blocks stay with the allocator for a while).
 struct Blocks<T> {
     full: Vec<Vec<T>>,
     current: Vec<T>,
@@ -200,30 +222,41 @@ struct Blocks<T> {
 
 impl<T> Default for Blocks<T> {
     fn default() -> Self {
-        Self {
-            full: Vec::new(),
-            current: Vec::new(),
-        }
+        Self::with_room(0)
     }
 }
 
 impl<T> Blocks<T> {
-    /// Items per block.
+    /// Items per block after the first.
     const BLOCK: usize = 4096;
 
+    /// Blocks whose first has room for `expected` items (a block's worth at most when
+    /// `expected` is less: that one grows by doubling).
+    fn with_room(expected: usize) -> Self {
+        let first = if expected >= Self::BLOCK { expected } else { 0 };
+        Self {
+            full: Vec::new(),
+            current: Vec::with_capacity(first),
+        }
+    }
+
     fn push(&mut self, item: T) {
-        if self.current.len() == Self::BLOCK {
+        if self.current.len() == self.current.capacity().max(Self::BLOCK) {
             let full = std::mem::replace(&mut self.current, Vec::with_capacity(Self::BLOCK));
             self.full.push(full);
         }
         self.current.push(item);
     }
 
-    fn into_vec(self) -> Vec<T> {
+    fn into_vec(mut self) -> Vec<T> {
         if self.full.is_empty() {
+            // Room made from stored sizes overstates under a depth bound: keep what was filled.
+            if self.current.capacity() / 2 > self.current.len().max(Self::BLOCK) {
+                self.current.shrink_to_fit();
+            }
             return self.current;
         }
-        let length = self.full.len() * Self::BLOCK + self.current.len();
+        let length = self.full.iter().map(Vec::len).sum::<usize>() + self.current.len();
         let mut all = Vec::with_capacity(length);
         for block in self.full.into_iter().chain([self.current]) {
             all.extend(block);
@@ -285,7 +318,11 @@ fn subtree_statement_text(roots: Roots, columns: ObjectiveColumns) -> String {
             FROM tree t JOIN objectives c ON c.tenant_id = $1 AND c.parent_id = t.id
             WHERE t.depth < $3 AND c.archived_at IS NULL
         )
-        SELECT * FROM tree WHERE depth >= $4
+        SELECT *, (
+            SELECT sum(o.descendant_count)::bigint
+            FROM objectives o WHERE o.tenant_id = $1 AND {roots}
+        ) AS expected_rows
+        FROM tree WHERE depth >= $4
         "#
     )
 }
@@ -303,44 +340,47 @@ fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEnt
 
 /// Orders each start's entries depth-first (children by id), from the start downwards, in
 /// place; an entry not reached from its start (none, when the rows are one walk) is dropped.
+/// Each parent's children are a list threaded through the entries (`next_sibling`), so the
+/// order costs a few words per entry, not a vector per parent.
 fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
-    let mut children: HashMap<(i64, i64), Vec<usize>, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
+    const NONE: usize = usize::MAX;
+    let mut first_child: HashMap<(i64, i64), usize, foldhash::fast::RandomState> =
+        HashMap::default();
+    let mut next_sibling = vec![NONE; entries.len()];
     let mut starts: Vec<i64> = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let parent = entry.objective.parent_id.unwrap_or_default();
-        children
-            .entry((entry.start_id, parent))
-            .or_default()
-            .push(index);
+        let head = first_child.entry((entry.start_id, parent)).or_insert(NONE);
+        next_sibling[index] = std::mem::replace(head, index);
         if !starts.contains(&entry.start_id) {
             starts.push(entry.start_id);
         }
     }
-    for kids in children.values_mut() {
-        kids.sort_by_key(|&index| entries[index].objective.id);
-    }
     starts.sort_unstable();
-    let mut order = Vec::with_capacity(entries.len());
+    // Where each entry goes: its place in pre-order, the unreached after them.
+    let mut rank = vec![NONE; entries.len()];
+    let mut reached = 0;
+    let mut stack: Vec<usize> = Vec::new();
+    let mut siblings: Vec<usize> = Vec::new();
     for start in starts {
-        let mut stack: Vec<usize> = children
-            .get(&(start, start))
-            .map(|kids| kids.iter().rev().copied().collect())
-            .unwrap_or_default();
-        while let Some(index) = stack.pop() {
-            order.push(index);
-            if let Some(kids) = children.get(&(start, entries[index].objective.id)) {
-                stack.extend(kids.iter().rev().copied());
+        let mut parent = start;
+        loop {
+            // The parent's children go on the stack by descending id: popped by ascending.
+            siblings.clear();
+            let mut child = first_child.get(&(start, parent)).copied().unwrap_or(NONE);
+            while child != NONE {
+                siblings.push(child);
+                child = next_sibling[child];
             }
+            siblings.sort_unstable_by_key(|&index| std::cmp::Reverse(entries[index].objective.id));
+            stack.extend_from_slice(&siblings);
+            let Some(index) = stack.pop() else { break };
+            rank[index] = reached;
+            reached += 1;
+            parent = entries[index].objective.id;
         }
     }
-    // Where each entry goes: its place in `order`, the unreached after them.
-    let reached = order.len();
-    let mut rank = vec![usize::MAX; entries.len()];
-    for (place, &index) in order.iter().enumerate() {
-        rank[index] = place;
-    }
-    let unreached = rank.iter_mut().filter(|place| **place == usize::MAX);
+    let unreached = rank.iter_mut().filter(|place| **place == NONE);
     for (next, place) in (reached..).zip(unreached) {
         *place = next;
     }
@@ -558,14 +598,39 @@ mod tests {
     #[test]
     fn blocks_keep_the_order_and_the_exact_length() {
         for count in [0, 1, 4095, 4096, 4097, 10_000] {
-            let mut blocks = Blocks::default();
-            for item in 0..count {
-                blocks.push(item);
+            for expected in [0, count / 2, count, count + 1, count * 3] {
+                let mut blocks = Blocks::with_room(expected);
+                for item in 0..count {
+                    blocks.push(item);
+                }
+                let all = blocks.into_vec();
+                assert_eq!(all, (0..count).collect::<Vec<_>>());
+                let block = Blocks::<usize>::BLOCK;
+                let room = match expected >= block && count <= expected {
+                    // Room far beyond what came is given back.
+                    true if expected / 2 > count.max(block) => count,
+                    true => expected,
+                    false => count,
+                };
+                assert!(
+                    all.capacity() == room || count <= Blocks::<usize>::BLOCK,
+                    "{count} items, {expected} expected: room for {}",
+                    all.capacity()
+                );
             }
-            let all = blocks.into_vec();
-            assert_eq!(all, (0..count).collect::<Vec<_>>());
-            assert!(all.capacity() == count || count <= Blocks::<usize>::BLOCK);
         }
+    }
+
+    #[test]
+    fn expected_items_fill_the_first_block_without_a_copy() {
+        let mut blocks = Blocks::with_room(10_000);
+        let first = blocks.current.as_ptr();
+        for item in 0..10_000 {
+            blocks.push(item);
+        }
+        assert!(blocks.full.is_empty());
+        let all = blocks.into_vec();
+        assert_eq!(all.as_ptr(), first);
     }
 
     fn entry(start_id: i64, id: i64, parent_id: i64) -> TreeEntry {
