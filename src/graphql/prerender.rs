@@ -45,6 +45,7 @@ pub struct PreRendering {
     merged: OnceLock<Vec<usize>>,
     lists: Arc<PendingLists>,
 }
+
 impl PreRendering {
     /// Pre-rendering for a request whose answer is written with `lists`.
     pub fn new(lists: Arc<PendingLists>) -> Self {
