@@ -66,14 +66,15 @@ impl GlobalId {
 
     /// Appends [`Self::encode`]'s text to `out`, built on the stack (no string of its own).
     pub fn encode_into(self, out: &mut Vec<u8>) {
+        // `Kind:id`: at most 9 + 1 + 20 bytes.
         let mut raw = [0u8; 32];
-        let mut cursor = std::io::Cursor::new(&mut raw[..]);
-        let written = std::io::Write::write_fmt(
-            &mut cursor,
-            format_args!("{}:{}", self.kind.as_str(), self.id),
-        );
-        debug_assert!(written.is_ok(), "a global ID fits in 32 bytes");
-        let length = usize::try_from(cursor.position()).unwrap_or(raw.len());
+        let kind = self.kind.as_str().as_bytes();
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(self.id).as_bytes();
+        let length = kind.len() + 1 + digits.len();
+        raw[..kind.len()].copy_from_slice(kind);
+        raw[kind.len()] = b':';
+        raw[kind.len() + 1..length].copy_from_slice(digits);
         let mut encoded = [0u8; Self::MAX_ENCODED];
         let encoded_length = URL_SAFE_NO_PAD
             .encode_slice(&raw[..length], &mut encoded)

@@ -93,7 +93,10 @@ impl Plain<'_> {
     /// [`Self::into_value`].
     pub fn write_json(self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
-            Plain::Text(text) | Plain::Enum(text) => serde_json::to_writer(out, text),
+            Plain::Text(text) | Plain::Enum(text) => {
+                write_json_string(out, text);
+                Ok(())
+            }
             // Base64url needs no escaping in JSON.
             Plain::Id(kind, id) => {
                 out.push(b'"');
@@ -102,10 +105,38 @@ impl Plain<'_> {
                 Ok(())
             }
             Plain::Int(number) => serde_json::to_writer(out, &number),
+            Plain::Float(number) if is_small_whole(number) => {
+                // What `serde_json` writes for a whole number, without its float formatter
+                // (weights are whole numbers mostly).
+                out.extend_from_slice(itoa::Buffer::new().format(number as i64).as_bytes());
+                out.extend_from_slice(b".0");
+                Ok(())
+            }
             Plain::Float(number) if number.is_finite() => serde_json::to_writer(out, &number),
             other => serde_json::to_writer(out, &other.into_value()),
         }
     }
+}
+
+/// Whether `number` is a whole number `serde_json` writes as its digits and `.0` (not in
+/// exponent notation, not negative zero).
+fn is_small_whole(number: f64) -> bool {
+    number.fract() == 0.0 && number.abs() < 1e9 && !(number == 0.0 && number.is_sign_negative())
+}
+
+/// Appends `text` as a JSON string, byte for byte as `serde_json` writes it: text with nothing
+/// to escape (a title, a name) is copied whole instead of going through its escaper.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    let escaped = |byte: &u8| *byte < 0x20 || *byte == b'"' || *byte == b'\\';
+    if text.as_bytes().iter().any(escaped) {
+        // Writing to a vector cannot fail.
+        let _ = serde_json::to_writer(out, text);
+        return;
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// A field's answer on its way (type-erased: the future of an object's relation contains the
@@ -374,11 +405,22 @@ mod tests {
         let answers = || {
             [
                 Plain::Text("quoted \"and\" \\ escaped\n é"),
+                Plain::Text("Objective 12: ship ünïcödé / 日本 \u{7f} as is"),
+                Plain::Text("a tab\tand \u{1} control"),
+                Plain::Text(""),
                 Plain::Id(NodeKind::Objective, i64::MAX),
                 Plain::Id(NodeKind::KeyResult, 7),
                 Plain::Int(-42),
                 Plain::Float(0.1 + 0.2),
                 Plain::Float(1.0),
+                Plain::Float(0.0),
+                Plain::Float(-0.0),
+                Plain::Float(-7.0),
+                Plain::Float(123_456_789.0),
+                Plain::Float(999_999_999.0),
+                Plain::Float(1e9),
+                Plain::Float(1e17),
+                Plain::Float(2.5),
                 Plain::Float(f64::NAN),
                 Plain::Enum(enum_name(ObjectiveStatus::OnTrack)),
                 Plain::Value(Value::Null),

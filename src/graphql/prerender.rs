@@ -29,6 +29,7 @@ use async_graphql::{ContextSelectionSet, Name, Positioned, Value};
 use axum::body::Bytes;
 use ref_cast::RefCast;
 
+use super::context::distinct;
 use super::key_result::KeyResult;
 use super::lean::{Plain, PlainFields, Resolution, fragment_applies};
 use super::objective::{Objective, TreeEntry};
@@ -500,7 +501,7 @@ pub async fn list<R: ListRow + Send + 'static>(
     let mut related = Related::default();
     if plan.follows(Relation::Owner) {
         let loader = ctx.data_opt::<RequestLoader<UserById>>()?;
-        let owners = objectives.iter().map(|objective| objective.owner_id);
+        let owners = distinct(objectives.iter().map(|objective| objective.owner_id));
         related.owners = loader.load_many(owners).await.ok()?.into_iter().collect();
     }
     if plan.follows(Relation::KeyResults) {

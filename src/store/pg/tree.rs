@@ -329,20 +329,18 @@ fn subtree_statement_text(roots: Roots, columns: ObjectiveColumns) -> String {
 
 /// `entries` in pre-order, without those `viewer` may not see.
 fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
-    pre_order(entries)
-        .into_iter()
-        .filter(|e| {
-            let o = &e.objective;
-            viewer.can_see(o.visibility.is_private(), o.owner_id, o.team_id)
-        })
-        .collect()
+    pre_order(entries, |entry| {
+        let o = &entry.objective;
+        viewer.can_see(o.visibility.is_private(), o.owner_id, o.team_id)
+    })
 }
 
 /// Orders each start's entries depth-first (children by id), from the start downwards, in
-/// place; an entry not reached from its start (none, when the rows are one walk) is dropped.
-/// Each parent's children are a list threaded through the entries (`next_sibling`), so the
-/// order costs a few words per entry, not a vector per parent.
-fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
+/// place, keeping those `keep` accepts (a dropped entry's subtree stays); an entry not reached
+/// from its start (none, when the rows are one walk) is dropped too. Each parent's children
+/// are a list threaded through the entries (`next_sibling`), so the order costs a few words per
+/// entry, not a vector per parent, and the entries are moved once, into their places.
+fn pre_order(mut entries: Vec<TreeEntry>, keep: impl Fn(&TreeEntry) -> bool) -> Vec<TreeEntry> {
     const NONE: usize = usize::MAX;
     let mut first_child: HashMap<(i64, i64), usize, foldhash::fast::RandomState> =
         HashMap::default();
@@ -357,7 +355,7 @@ fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
         }
     }
     starts.sort_unstable();
-    // Where each entry goes: its place in pre-order, the unreached after them.
+    // Where each entry goes: its place in pre-order, the dropped after them.
     let mut rank = vec![NONE; entries.len()];
     let mut reached = 0;
     let mut stack: Vec<usize> = Vec::new();
@@ -375,8 +373,10 @@ fn pre_order(mut entries: Vec<TreeEntry>) -> Vec<TreeEntry> {
             siblings.sort_unstable_by_key(|&index| std::cmp::Reverse(entries[index].objective.id));
             stack.extend_from_slice(&siblings);
             let Some(index) = stack.pop() else { break };
-            rank[index] = reached;
-            reached += 1;
+            if keep(&entries[index]) {
+                rank[index] = reached;
+                reached += 1;
+            }
             parent = entries[index].objective.id;
         }
     }
@@ -672,13 +672,20 @@ mod tests {
             entry(1, 4, 2),
             entry(10, 13, 11),
         ];
-        let order: Vec<(i64, i64)> = pre_order(entries)
-            .iter()
-            .map(|e| (e.start_id, e.objective.id))
-            .collect();
+        let order = |keep: fn(&TreeEntry) -> bool| -> Vec<(i64, i64)> {
+            pre_order(entries.clone(), keep)
+                .iter()
+                .map(|e| (e.start_id, e.objective.id))
+                .collect()
+        };
         assert_eq!(
-            order,
+            order(|_| true),
             [(1, 2), (1, 4), (1, 3), (1, 5), (10, 11), (10, 13), (10, 12)]
+        );
+        // An entry left out keeps its subtree in place (a private objective hides only itself).
+        assert_eq!(
+            order(|e| e.objective.id != 3 && e.objective.id != 11),
+            [(1, 2), (1, 4), (1, 5), (10, 13), (10, 12)]
         );
     }
 }
