@@ -339,7 +339,8 @@ fn visible_in_pre_order(viewer: &Viewer, entries: Vec<TreeEntry>) -> Vec<TreeEnt
 /// place, keeping those `keep` accepts (a dropped entry's subtree stays); an entry not reached
 /// from its start (none, when the rows are one walk) is dropped too. Each parent's children
 /// are a list threaded through the entries (`next_sibling`), so the order costs a few words per
-/// entry, not a vector per parent, and the entries are moved once, into their places.
+/// entry, not a vector per parent, and the entries are swapped into their places in one pass
+/// (no second pass moving every entry to filter).
 fn pre_order(mut entries: Vec<TreeEntry>, keep: impl Fn(&TreeEntry) -> bool) -> Vec<TreeEntry> {
     const NONE: usize = usize::MAX;
     let mut first_child: HashMap<(i64, i64), usize, foldhash::fast::RandomState> =
